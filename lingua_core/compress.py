@@ -1,0 +1,54 @@
+"""``compress(request)``: validate a request, load the scorer, run the registered method, time it.
+
+This is the one entry point the facade (``compat.py``), the CLI and the app call.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from .config import settings
+from .errors import InvalidRequest
+from .loading import LoadedModel, load_model
+from .methods import get_method
+from .result import Request, Result
+from .selection import Work
+
+
+def validate(request: Request) -> Request:
+    """Check types and ranges, raising InvalidRequest with the fix; returns the request unchanged."""
+    if isinstance(request.context, str):
+        request.context = [request.context]
+    if not all(isinstance(c, str) for c in request.context):
+        raise InvalidRequest("context must be a string or a list of strings.")
+    for name in ("instruction", "question", "context_sep"):
+        if not isinstance(getattr(request, name), str):
+            raise InvalidRequest(f"{name} must be a string.")
+    rate = request.rate
+    if not isinstance(rate, (int, float)) or math.isnan(rate) or not 0 < rate <= 1:
+        raise InvalidRequest(f"rate must be in (0, 1] (the kept fraction, e.g. 0.25 for 4x); got {rate!r}.")
+    if not isinstance(request.target_token, (int, float)) or math.isnan(request.target_token):
+        raise InvalidRequest(f"target_token must be a whole number (-1 to use rate); got {request.target_token!r}.")
+    request.target_token = int(request.target_token)
+    if request.target_token == 0 or request.target_token < -1:
+        raise InvalidRequest("target_token must be positive, or -1 to use rate.")
+    size = len(request.instruction) + len(request.question) + sum(len(c) for c in request.context)
+    limit = settings().max_input_chars
+    if size > limit:
+        raise InvalidRequest(f"The prompt has {size:,} characters; the limit is {limit:,} "
+                             "(LINGUA_MAX_INPUT_CHARS). Shorten it or raise the limit.")
+    return request
+
+
+def compress(request: Request, lm: LoadedModel | None = None) -> Result:
+    """Compress ``request`` with its method on ``lm`` (default: the configured scorer)."""
+    validate(request)
+    method = get_method(request.method)
+    options = method.options(request.options)
+    lm = lm or load_model()
+    started = time.perf_counter()
+    work = Work(request, lm)
+    if work.ids and work.context_pieces():
+        method.run(work, options)
+    return work.result(method.name, method.score_name, time.perf_counter() - started, method.score_scale)

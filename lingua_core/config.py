@@ -1,0 +1,68 @@
+"""Settings read from the environment: the only module that touches ``os.environ``.
+
+Every variable is optional. Each entry below says what it does and what happens when it is unset.
+
+    LINGUA_SCORER        Scorer model: "bundled" (default), a hub id such as
+                         "HuggingFaceTB/SmolLM2-135M-Instruct", or a local folder.
+    LINGUA_ALLOWED_SCORERS  Comma-separated allow-list the app's scorer picker offers
+                         (default: bundled, HuggingFaceTB/SmolLM2-135M-Instruct, gpt2,
+                         Qwen/Qwen2.5-0.5B). The library itself accepts any name.
+    LINGUA_DEVICE        "cuda", "cpu" or "auto" (default auto: CUDA when present).
+    LINGUA_CACHE_DIR     Where the converted bundled model is kept
+                         (default: ~/.cache/lingua_core).
+    LINGUA_TRUST_REMOTE_CODE  "1" to let hub models run their own code (default off).
+    LINGUA_TARGET_MODEL  Target LLM whose tokenizer counts the budget (default gpt-4).
+    LINGUA_MAX_INPUT_CHARS  Largest prompt accepted, in characters (default 120000).
+    LINGUA_LOG_PROMPTS   "1" lets the app log users' prompts (default off).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_ALLOWED = ("bundled", "HuggingFaceTB/SmolLM2-135M-Instruct", "gpt2", "Qwen/Qwen2.5-0.5B")
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number; unset it or give e.g. {default}.") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    scorer: str = "bundled"                       # default scorer model name
+    allowed_scorers: tuple[str, ...] = DEFAULT_ALLOWED  # what the app's picker offers
+    device: str = "auto"                          # auto | cpu | cuda
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lingua_core")
+    trust_remote_code: bool = False               # never on unless asked for
+    target_model: str = "gpt-4"                   # tokenizer (and price) the budget is counted in
+    max_input_chars: int = 120_000                # inputs above this are refused before model work
+    log_prompts: bool = False                     # users' prompts are not logged unless on
+
+
+def settings() -> Settings:
+    """Read the environment now (cheap; call it where a value is needed)."""
+    env = os.environ
+    allowed = tuple(s.strip() for s in env.get("LINGUA_ALLOWED_SCORERS", "").split(",") if s.strip())
+    cache = env.get("LINGUA_CACHE_DIR", "").strip()
+    return Settings(
+        scorer=env.get("LINGUA_SCORER", "").strip() or "bundled",
+        allowed_scorers=allowed or DEFAULT_ALLOWED,
+        device=(env.get("LINGUA_DEVICE", "").strip() or "auto").lower(),
+        cache_dir=Path(cache).expanduser() if cache else Path.home() / ".cache" / "lingua_core",
+        trust_remote_code=_flag("LINGUA_TRUST_REMOTE_CODE"),
+        target_model=env.get("LINGUA_TARGET_MODEL", "").strip() or "gpt-4",
+        max_input_chars=_int("LINGUA_MAX_INPUT_CHARS", 120_000),
+        log_prompts=_flag("LINGUA_LOG_PROMPTS"),
+    )

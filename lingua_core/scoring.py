@@ -1,0 +1,187 @@
+"""Per-token self-information from a causal LM, for prompts of any length.
+
+This is the measuring instrument every method shares; ``methods/`` decides what to drop from its numbers.
+
+* ``tokenize`` splits text in the scorer's tokenizer and keeps each token's character span.
+* ``score`` gives each token's negative log-likelihood (nats) given everything before it, optionally
+  conditioned on a prefix (a question). Long inputs go through in windows with a KV cache; past the model's
+  context window the cache slides, keeping its first ``SINK`` positions (the start of the prompt).
+* ``score_many`` scores many short texts independently, batched (the coarse, per-document stage).
+* ``IncrementalScorer`` feeds text window by window and can forget tokens from its cache, so later windows
+  are conditioned only on what was kept (LLMLingua's iterative compression).
+
+A start-of-text token is fed first, so even the first token gets a score.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .loading import LoadedModel
+
+WINDOW = 512   # tokens fed per forward call
+SINK = 64      # first cached positions that sliding never drops
+LN2 = math.log(2.0)
+
+
+@dataclass
+class Tokens:
+    """Text split by the scorer's tokenizer."""
+    ids: list[int]                   # token ids
+    spans: list[tuple[int, int]]     # character span of each token in the text
+
+
+def tokenize(lm: LoadedModel, text: str) -> Tokens:
+    """Split ``text`` into scorer tokens with their character spans (no special tokens added).
+
+    Byte-level tokenizers can give a multi-byte character to two tokens with the same span; such tokens are
+    later kept or dropped together (see ``prompt.units``).
+    """
+    if not text:
+        return Tokens([], [])
+    enc = lm.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    return Tokens(list(enc["input_ids"]), [tuple(s) for s in enc["offset_mapping"]])
+
+
+def start_id(lm: LoadedModel) -> int:
+    """The id fed before any text: BOS, else EOS (GPT-2 style), else 0."""
+    tok = lm.tokenizer
+    for cand in (tok.bos_token_id, tok.eos_token_id):
+        if cand is not None:
+            return int(cand)
+    return 0
+
+
+class IncrementalScorer:
+    """Feed token ids window by window; each token's NLL is conditioned on the cache so far.
+
+    >>> s = IncrementalScorer(lm)              # doctest: +SKIP
+    >>> nll = s.feed(ids[:200])               # scores for 200 tokens
+    >>> s.keep(nll > 2.0)                     # forget the predictable ones before the next window
+    """
+
+    def __init__(self, lm: LoadedModel, prefix_ids: list[int] | None = None):
+        from transformers import DynamicCache
+
+        self.lm = lm
+        self.cache = DynamicCache()
+        self.cached = 0                        # positions in the cache
+        self.limit = max(lm.max_context - WINDOW, 2 * SINK + WINDOW)
+        self._last_logits = None               # prediction for the next token to be fed
+        self.last_fed = 0                      # tokens fed by the latest ``feed`` call
+        self.feed([start_id(lm)] + list(prefix_ids or []))
+
+    def _forward(self, ids: list[int]):
+        import torch
+
+        self._slide(len(ids))
+        x = torch.tensor([ids], device=self.lm.device)
+        pos = torch.arange(self.cached, self.cached + len(ids), device=self.lm.device).unsqueeze(0)
+        with torch.inference_mode():
+            out = self.lm.model(input_ids=x, cache=self.cache, position_ids=pos, use_cache=True)
+        self.cached += len(ids)
+        return out.logits[0].float()
+
+    def feed(self, ids: list[int]) -> np.ndarray:
+        """NLL (nats) of each of ``ids`` given the cache; the tokens are then cached."""
+        import torch
+
+        nll = []
+        for i in range(0, len(ids), WINDOW):
+            chunk = ids[i:i + WINDOW]
+            logits = self._forward(chunk)
+            preds = logits[:-1] if self._last_logits is None else torch.cat([self._last_logits[None], logits[:-1]])
+            target = torch.tensor(chunk, device=logits.device)
+            if self._last_logits is None:       # the very first token has no prediction
+                preds, target = preds, target[1:]
+                nll.append(torch.full((1,), float("nan")))
+            nll.append(torch.nn.functional.cross_entropy(preds, target, reduction="none").cpu())
+            self._last_logits = logits[-1]
+        self.last_fed = len(ids)
+        return torch.cat(nll).numpy().astype(np.float64) if nll else np.zeros(0)
+
+    def keep(self, mask) -> None:
+        """Forget the last-fed tokens where ``mask`` is False (their successors' scores used them already)."""
+        import torch
+
+        mask = np.asarray(mask, dtype=bool)
+        if mask.all():
+            return
+        n = len(mask)
+        idx = np.concatenate([np.arange(self.cached - n), self.cached - n + np.flatnonzero(mask)])
+        self._select(torch.as_tensor(idx, device=self.lm.device))
+
+    def _slide(self, incoming: int) -> None:
+        """Drop the oldest positions after the first SINK when the cache would pass the model's window."""
+        import torch
+
+        if self.cached + incoming <= self.limit:
+            return
+        keep_recent = self.limit - SINK - incoming
+        idx = torch.cat([torch.arange(SINK), torch.arange(self.cached - keep_recent, self.cached)])
+        self._select(idx.to(self.lm.device))
+
+    def _select(self, idx) -> None:
+        for layer in self.cache.layers:
+            layer.keys = layer.keys.index_select(-2, idx)
+            layer.values = layer.values.index_select(-2, idx)
+        self.cached = int(idx.numel())
+
+
+def score(lm: LoadedModel, ids: list[int], prefix_ids: list[int] | None = None) -> np.ndarray:
+    """NLL (nats) of every token of ``ids``, each given all before it (and the prefix), any length."""
+    if not ids:
+        return np.zeros(0)
+    return IncrementalScorer(lm, prefix_ids).feed(ids)
+
+
+def score_many(lm: LoadedModel, seqs: list[list[int]], prefix_ids: list[int] | None = None,
+               row_tokens: int = 1024) -> list[np.ndarray]:
+    """Score each sequence independently (same numbers as ``score`` on each).
+
+    Short sequences are packed side by side into rows of about ``row_tokens`` with a block-diagonal causal
+    mask, so there is no padding to pay for; long ones go through ``score`` with its windows.
+    """
+    head = [start_id(lm)] + list(prefix_ids or [])
+    out: list[np.ndarray] = [np.zeros(0)] * len(seqs)
+    row: list[int] = []
+    for i in range(len(seqs)):
+        width = len(head) + len(seqs[i])
+        if width > WINDOW:
+            out[i] = score(lm, seqs[i], prefix_ids)
+            continue
+        if row and sum(len(head) + len(seqs[j]) for j in row) + width > row_tokens:
+            _score_packed(lm, head, seqs, row, out)
+            row = []
+        row.append(i)
+    if row:
+        _score_packed(lm, head, seqs, row, out)
+    return out
+
+
+def _score_packed(lm: LoadedModel, head: list[int], seqs, row: list[int], out) -> None:
+    import torch
+
+    ids, pos, seg = [], [], []
+    for j, i in enumerate(row):
+        body = head + list(seqs[i])
+        ids += body
+        pos += range(len(body))
+        seg += [j] * len(body)
+    n = len(ids)
+    seg_t = torch.tensor(seg)
+    allowed = (seg_t[:, None] == seg_t[None, :]) & torch.ones(n, n, dtype=torch.bool).tril()
+    x = torch.tensor([ids], device=lm.device)
+    with torch.inference_mode():
+        logits = lm.model(input_ids=x, position_ids=torch.tensor([pos], device=lm.device),
+                          attention_mask=allowed[None, None].to(lm.device)).logits[0].float()
+    offset, h = 0, len(head)
+    for i in row:
+        k = len(seqs[i])
+        nll = torch.nn.functional.cross_entropy(logits[offset + h - 1:offset + h - 1 + k],
+                                                x[0, offset + h:offset + h + k], reduction="none")
+        out[i] = nll.cpu().numpy().astype(np.float64)
+        offset += h + k
