@@ -5,7 +5,7 @@ This is the measuring instrument every method shares; ``methods/`` decides what 
 * ``tokenize`` splits text in the scorer's tokenizer and keeps each token's character span.
 * ``score`` gives each token's negative log-likelihood (nats) given everything before it, optionally
   conditioned on a prefix (a question). Long inputs go through in windows with a KV cache; past the model's
-  context window the cache slides, keeping its first ``SINK`` positions (the start of the prompt).
+  context window (or ``MAX_CACHE``) the cache slides, keeping its first ``SINK`` positions (the prompt's start).
 * ``score_many`` scores many short texts independently, batched (the coarse, per-document stage).
 * ``IncrementalScorer`` feeds text window by window and can forget tokens from its cache, so later windows
   are conditioned only on what was kept (LLMLingua's iterative compression).
@@ -22,8 +22,9 @@ import numpy as np
 
 from .loading import LoadedModel
 
-WINDOW = 512   # tokens fed per forward call
-SINK = 64      # first cached positions that sliding never drops
+WINDOW = 512       # tokens fed per forward call
+SINK = 64          # first cached positions that sliding never drops
+MAX_CACHE = 4096   # cached positions kept at most (attention cost grows with it); the model's window if smaller
 LN2 = math.log(2.0)
 
 
@@ -69,7 +70,7 @@ class IncrementalScorer:
         self.lm = lm
         self.cache = DynamicCache()
         self.cached = 0                        # positions in the cache
-        self.limit = max(lm.max_context - WINDOW, 2 * SINK + WINDOW)
+        self.limit = max(min(lm.max_context, MAX_CACHE) - WINDOW, 2 * SINK + WINDOW)
         self._last_logits = None               # prediction for the next token to be fed
         self.last_fed = 0                      # tokens fed by the latest ``feed`` call
         self.feed([start_id(lm)] + list(prefix_ids or []))

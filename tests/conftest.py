@@ -40,3 +40,17 @@ def gsm8k():
 def nq_rows():
     with gzip.open(DATA / "nq" / "nq-open-oracle-dev.jsonl.gz", "rt") as f:
         return [json.loads(next(f)) for _ in range(40)]
+
+
+@pytest.fixture(scope="session")
+def nq_rows_long():
+    """NaturalQuestions passages totalling a little over 20,000 SmolLM2 tokens (about 150 passages)."""
+    out, chars = [], 0
+    with gzip.open(DATA / "nq" / "nq-open-oracle-dev.jsonl.gz", "rt") as f:
+        for line in f:
+            ctx = json.loads(line)["ctxs"][0]
+            out.append(f"{ctx['title']}\n{ctx['text']}")
+            chars += len(out[-1])
+            if chars > 95_000:
+                break
+    return out

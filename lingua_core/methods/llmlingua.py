@@ -132,7 +132,9 @@ class LLMLingua(Method):
         use_coarse = opt.use_context_level and len(ctx) > 1 and ctx_tokens > avail
         # One pass over the contexts gives both stages their scores: each window is conditioned on what was
         # kept before it, the contexts' perplexities rank them, and the token scores pick the tokens.
-        share = (room / max(avail, 1) if use_coarse else room / max(ctx_tokens, 1)) if opt.use_token_level else 1
+        # Provisional keep share per window: the final prompt's density, so the cache holds about as much text
+        # as the compressed prompt will (and long prompts stay cheap to read).
+        share = room / max(ctx_tokens, 1) if opt.use_token_level else 1.0
         scored = iterative_scores(work, self.prefix_ids(work), share, opt.iterative_size)
         if use_coarse:
             coarse(work, opt, avail)

@@ -1,0 +1,94 @@
+"""Command line: ``python -m lingua_core compress [FILE]`` prints a compression as JSON.
+
+The prompt comes from FILE or stdin and is split into contexts at ``--context-sep`` (a blank line by default;
+``--no-split`` keeps it whole). The JSON holds llmlingua's keys (compressed_prompt, origin_tokens,
+compressed_tokens, ratio, rate, saving), the plain numbers, and with ``--tokens`` every token of the original
+with its span, score and kept flag.
+
+    python -m lingua_core compress prompt.txt --target-token 200 --question "Question: ..." --tokens
+    echo "..." | python -m lingua_core compress --rate 0.25 --method llmlingua --option iterative_size=100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from .compat import as_llmlingua
+from .compress import compress
+from .errors import LinguaError
+from .loading import load_model
+from .methods import REGISTRY
+from .result import Request, Result
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """``key=value`` with a JSON value when it parses, else the raw string (never eval).
+
+    >>> parse_option("iterative_size=100"), parse_option("rank=sort"), parse_option("force_tokens=[\\"\\\\n\\"]")
+    (('iterative_size', 100), ('rank', 'sort'), ('force_tokens', ['\\n']))
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--option wants key=value, got {text!r}")
+    try:
+        return key.strip(), json.loads(raw)
+    except ValueError:
+        return key.strip(), raw
+
+
+def result_json(result: Result, with_tokens: bool) -> dict:
+    out = as_llmlingua(result)
+    out.update(method=result.method, ratio_value=result.ratio, rate_value=result.rate,
+               requested_tokens=result.requested_tokens, target_met=result.target_met, message=result.message,
+               target_model=result.target_model, scorer=result.scorer, scorer_source=result.scorer_source,
+               seconds=result.seconds, origin_scorer_tokens=result.origin_scorer_tokens,
+               compressed_scorer_tokens=result.compressed_scorer_tokens,
+               stages=[vars(s) for s in result.stages])
+    if with_tokens:
+        out["score_name"] = result.score_name
+        out["tokens"] = [{"text": t.text, "start": t.start, "end": t.end, "kept": t.kept,
+                          "score": None if math.isnan(t.score) else round(t.score, 4)} for t in result.tokens]
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lingua_core", description="Prompt compression, offline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compress", help="compress a prompt and print JSON")
+    c.add_argument("file", nargs="?", default="-", help="prompt file (default: stdin)")
+    c.add_argument("--instruction", default="")
+    c.add_argument("--question", default="")
+    c.add_argument("--rate", type=float, default=0.5, help="kept fraction, e.g. 0.25 for 4x")
+    c.add_argument("--target-token", type=int, default=-1, help="budget in target-LLM tokens (overrides --rate)")
+    c.add_argument("--method", default="llmlingua", choices=sorted(REGISTRY))
+    c.add_argument("--model", default=None, help="scorer: 'bundled' (default), a hub id or a folder")
+    c.add_argument("--target-model", default="gpt-4", help="whose tokenizer counts the budget")
+    c.add_argument("--context-sep", default="\n\n", help="separator between contexts")
+    c.add_argument("--no-split", action="store_true", help="treat the whole prompt as one context")
+    c.add_argument("--option", action="append", type=parse_option, default=[], help="method option key=value")
+    c.add_argument("--tokens", action="store_true", help="include every token with span, score and kept flag")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+    context = [text] if args.no_split else text.split(args.context_sep)
+    request = Request(context=context, instruction=args.instruction, question=args.question, rate=args.rate,
+                      target_token=args.target_token, target_model=args.target_model, method=args.method,
+                      context_sep=args.context_sep, options=dict(args.option) or None)
+    try:
+        result = compress(request, load_model(args.model))
+    except LinguaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    json.dump(result_json(result, args.tokens), sys.stdout, ensure_ascii=False, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
