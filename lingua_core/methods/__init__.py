@@ -1,6 +1,6 @@
 """Compression methods, one file each, all registered by name in ``REGISTRY`` (see ``base.py``)."""
 
-from .base import REGISTRY, Method, get_method, register
+from .base import REGISTRY, Method, clear_caches, get_method, register
 from . import llmlingua  # noqa: F401  (registers itself)
 
-__all__ = ["REGISTRY", "Method", "get_method", "register"]
+__all__ = ["REGISTRY", "Method", "clear_caches", "get_method", "register"]

@@ -18,6 +18,8 @@ adds the question to these steps.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,26 +72,62 @@ def feed_plan(work: Work) -> list[tuple[int, int]]:
     return plan
 
 
+def share_level(share: float) -> float:
+    """The provisional keep share rounded to a power of two (at least 1/64), so one scoring pass serves
+    every budget that rounds the same way (ratio sweeps reuse it; results stay identical to ``compress``).
+
+    >>> share_level(0.67), share_level(0.3), share_level(1.0), share_level(0.04), share_level(0.0)
+    (0.5, 0.25, 1.0, 0.03125, 0.015625)
+    """
+    if share >= 1:
+        return 1.0
+    return 2.0 ** max(round(math.log2(share)), -6) if share > 0 else 2.0 ** -6
+
+
+_PASSES: OrderedDict = OrderedDict()    # recent scoring passes: key -> (scores by plan position)
+_PASSES_LOCK = threading.Lock()
+_PASSES_MAX = 8
+
+
+def _scored_pass(lm, plan: list[tuple[int, int]], prefix_ids: list[int], share: float, window: int) -> np.ndarray:
+    """NLL (nats) for every plan position, from the cache when the same pass was run recently."""
+    key = (id(lm.model), tuple(t for t, _ in plan), tuple(i < 0 for _, i in plan), tuple(prefix_ids), share,
+           window)
+    with _PASSES_LOCK:
+        if key in _PASSES:
+            _PASSES.move_to_end(key)
+            return _PASSES[key]
+    scorer = scoring.IncrementalScorer(lm, prefix_ids)
+    out = np.zeros(len(plan))
+    for lo in range(0, len(plan), window):
+        part = plan[lo:lo + window]
+        nll = scorer.feed([t for t, _ in part])
+        real = np.asarray([i >= 0 for _, i in part])
+        out[lo:lo + len(part)] = nll
+        keep = ~real
+        n_keep = int(math.ceil(share * real.sum()))
+        keep[np.flatnonzero(real)[np.argsort(-nll[real], kind="stable")[:n_keep]]] = True
+        scorer.keep(keep)
+    with _PASSES_LOCK:
+        _PASSES[key] = out
+        while len(_PASSES) > _PASSES_MAX:
+            _PASSES.popitem(last=False)
+    return out
+
+
 def iterative_scores(work: Work, prefix_ids: list[int], share: float, window: int) -> np.ndarray:
     """Score the kept contexts window by window, each window given what was kept of the earlier ones.
 
-    In every window the ``share`` most surprising tokens stay in the KV cache; the rest are forgotten before
-    the next window is read. Scores (nats) go to ``work.score``; returns the mask of scored tokens.
+    In every window the ``share_level(share)`` most surprising tokens stay in the KV cache; the rest are
+    forgotten before the next window is read. Scores (nats) go to ``work.score``; returns the scored mask.
     """
     plan = feed_plan(work)
+    nll = _scored_pass(work.lm, plan, prefix_ids, share_level(share), max(int(window), 16))
+    idx = np.asarray([i for _, i in plan], dtype=np.int64)
+    real = idx >= 0
+    work.score[idx[real]] = nll[real]
     scored = np.zeros(len(work.ids), dtype=bool)
-    scorer = scoring.IncrementalScorer(work.lm, prefix_ids)
-    for lo in range(0, len(plan), max(int(window), 16)):
-        part = plan[lo:lo + max(int(window), 16)]
-        nll = scorer.feed([t for t, _ in part])
-        idx = np.asarray([i for _, i in part])
-        real = idx >= 0
-        work.score[idx[real]] = nll[real]
-        scored[idx[real]] = True
-        keep = ~real
-        n_keep = int(math.ceil(min(max(share, 0.0), 1.0) * real.sum()))
-        keep[np.flatnonzero(real)[np.argsort(-nll[real], kind="stable")[:n_keep]]] = True
-        scorer.keep(keep)
+    scored[idx[real]] = True
     return scored
 
 
@@ -147,6 +185,11 @@ class LLMLingua(Method):
         work.stages.append(Stage("fine: tokens", "tokens", int(eligible.sum()), int((work.keep & eligible).sum()),
                                  "each token scored by its surprise given the kept text before it; "
                                  "the most surprising kept to fit the budget"))
+
+    @classmethod
+    def clear_cache(cls) -> None:
+        with _PASSES_LOCK:
+            _PASSES.clear()
 
     def prefix_ids(self, work: Work) -> list[int]:
         """What the fine stage is conditioned on before the contexts: the instruction."""
