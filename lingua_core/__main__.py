@@ -17,7 +17,7 @@ import math
 import sys
 
 from .compat import as_llmlingua
-from .compress import compress
+from .compress import compress, validate
 from .errors import LinguaError
 from .loading import load_model
 from .methods import REGISTRY
@@ -81,6 +81,7 @@ def main(argv=None) -> int:
                       target_token=args.target_token, target_model=args.target_model, method=args.method,
                       context_sep=args.context_sep, options=dict(args.option) or None)
     try:
+        validate(request)   # refuse bad input before any model work
         result = compress(request, load_model(args.model))
     except LinguaError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,6 +16,19 @@ from .result import Request, Result
 from .selection import Work
 
 
+def clean_text(text: str) -> str:
+    """Documented clamp: lone UTF-16 surrogates (not encodable text) become U+FFFD; pairs become their character.
+
+    >>> clean_text("ok \\ud800 x"), clean_text("\\ud83d\\ude00")
+    ('ok \ufffd x', '😀')
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def validate(request: Request) -> Request:
     """Check types and ranges, raising InvalidRequest with the fix; returns the request unchanged."""
     if isinstance(request.context, str):
@@ -25,6 +38,8 @@ def validate(request: Request) -> Request:
     for name in ("instruction", "question", "context_sep"):
         if not isinstance(getattr(request, name), str):
             raise InvalidRequest(f"{name} must be a string.")
+        setattr(request, name, clean_text(getattr(request, name)))
+    request.context = [clean_text(c) for c in request.context]
     rate = request.rate
     if not isinstance(rate, (int, float)) or math.isnan(rate) or not 0 < rate <= 1:
         raise InvalidRequest(f"rate must be in (0, 1] (the kept fraction, e.g. 0.25 for 4x); got {rate!r}.")
