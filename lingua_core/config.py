@@ -14,6 +14,11 @@ Every variable is optional. Each entry below says what it does and what happens 
     LINGUA_TARGET_MODEL  Target LLM whose tokenizer counts the budget (default gpt-4).
     LINGUA_MAX_INPUT_CHARS  Largest prompt accepted, in characters (default 120000).
     LINGUA_LOG_PROMPTS   "1" lets the app log users' prompts (default off).
+    LINGUA_BACKEND_URL   Base URL of the OpenAI-compatible backend (default https://api.openai.com/v1;
+                         e.g. http://localhost:11434/v1 for Ollama, http://localhost:8000/v1 for vLLM).
+    LINGUA_BACKEND_MODEL Model name sent to that backend (default gpt-4o-mini).
+    OPENAI_API_KEY       Key for that backend (default none: the app's password field, or servers that
+                         need no key). Held in a ``Secret``: never logged, shown or written.
 """
 
 from __future__ import annotations
@@ -22,7 +27,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .secret import Secret
+
 DEFAULT_ALLOWED = ("bundled", "HuggingFaceTB/SmolLM2-135M-Instruct", "gpt2", "Qwen/Qwen2.5-0.5B")
+DEFAULT_BACKEND_URL = "https://api.openai.com/v1"
+DEFAULT_BACKEND_MODEL = "gpt-4o-mini"
 
 
 def _flag(name: str) -> bool:
@@ -49,6 +58,9 @@ class Settings:
     target_model: str = "gpt-4"                   # tokenizer (and price) the budget is counted in
     max_input_chars: int = 120_000                # inputs above this are refused before model work
     log_prompts: bool = False                     # users' prompts are not logged unless on
+    backend_url: str = DEFAULT_BACKEND_URL        # OpenAI-compatible backend's base URL
+    backend_model: str = DEFAULT_BACKEND_MODEL    # model name sent to that backend
+    openai_api_key: Secret = field(default_factory=Secret, repr=False)  # masked; reveal() only to send
 
 
 def settings() -> Settings:
@@ -65,4 +77,7 @@ def settings() -> Settings:
         target_model=env.get("LINGUA_TARGET_MODEL", "").strip() or "gpt-4",
         max_input_chars=_int("LINGUA_MAX_INPUT_CHARS", 120_000),
         log_prompts=_flag("LINGUA_LOG_PROMPTS"),
+        backend_url=env.get("LINGUA_BACKEND_URL", "").strip() or DEFAULT_BACKEND_URL,
+        backend_model=env.get("LINGUA_BACKEND_MODEL", "").strip() or DEFAULT_BACKEND_MODEL,
+        openai_api_key=Secret(env.get("OPENAI_API_KEY")),
     )

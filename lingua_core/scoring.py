@@ -56,6 +56,13 @@ def start_id(lm: LoadedModel) -> int:
     return 0
 
 
+def _cache_kwarg(lm: LoadedModel) -> str:
+    """``cache`` in recent transformers 5 releases, ``past_key_values`` before (still accepted, deprecated)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(lm.model.forward).parameters else "past_key_values"
+
+
 class IncrementalScorer:
     """Feed token ids window by window; each token's NLL is conditioned on the cache so far.
 
@@ -82,7 +89,7 @@ class IncrementalScorer:
         x = torch.tensor([ids], device=self.lm.device)
         pos = torch.arange(self.cached, self.cached + len(ids), device=self.lm.device).unsqueeze(0)
         with torch.inference_mode():
-            out = self.lm.model(input_ids=x, cache=self.cache, position_ids=pos, use_cache=True)
+            out = self.lm.model(input_ids=x, position_ids=pos, use_cache=True, **{_cache_kwarg(self.lm): self.cache})
         self.cached += len(ids)
         return out.logits[0].float()
 
