@@ -6,6 +6,8 @@ The budget is the whole compressed prompt (instruction + contexts + question) in
 250
 >>> requested_tokens(rate=0.5, target_token=200, origin_tokens=1000)   # target_token wins
 200
+>>> requested_tokens(rate=0.5, target_token=5000, origin_tokens=1000)  # clamped: nothing to add
+1000
 >>> within(achieved=215, requested=200, origin_tokens=1200), within(achieved=225, requested=200, origin_tokens=1200)
 (True, False)
 >>> within(achieved=24, requested=10, origin_tokens=120)   # short prompts: +-15 tokens is allowed
@@ -20,9 +22,12 @@ SHORT = 300          # origin tokens below which ABSOLUTE applies when looser
 
 
 def requested_tokens(rate: float, target_token: int, origin_tokens: int) -> int:
-    """Target-LLM tokens asked for: ``target_token`` when positive, else ``rate`` x the original."""
+    """Target-LLM tokens asked for: ``target_token`` when positive, else ``rate`` x the original.
+
+    A budget above the original's size is clamped to it (compression never adds tokens).
+    """
     if target_token is not None and target_token > 0:
-        return int(target_token)
+        return min(int(target_token), origin_tokens)
     return max(0, int(round(rate * origin_tokens)))
 
 
