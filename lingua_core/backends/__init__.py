@@ -1,0 +1,13 @@
+"""Downstream LLMs that answer the original and the compressed prompt, registered by name (see ``base.py``).
+
+``local`` runs a transformers chat model here (offline, the default); ``openai`` calls any
+OpenAI-compatible HTTP server.
+"""
+
+from .base import REGISTRY, Answer, Backend, Stream, Usage, get_backend, register, USAGE_BACKEND, USAGE_ESTIMATE
+from . import local, openai_compat  # noqa: F401  (register themselves)
+from .local import LocalBackend
+from .openai_compat import OpenAICompatBackend
+
+__all__ = ["REGISTRY", "Answer", "Backend", "Stream", "Usage", "get_backend", "register", "LocalBackend",
+           "OpenAICompatBackend", "USAGE_BACKEND", "USAGE_ESTIMATE"]

@@ -1,0 +1,216 @@
+"""The HTTP backend: any server that speaks OpenAI's chat-completions API, through the ``openai`` client.
+
+OpenAI itself, vLLM, Ollama, the llama.cpp server, Hugging Face inference providers and ``transformers
+serve`` all qualify: give a base URL, a model name and (where the server wants one) an API key. Unlike
+``local.py`` the model runs elsewhere, so a comparison sends both prompts at once (``concurrent = True``).
+
+Answers stream; the server's reported usage is kept when it sends one. Requests time out, 429 and 5xx
+answers are retried up to ``max_retries`` times with exponential backoff (honouring a short Retry-After),
+and every failure becomes a ``BackendError`` that says what to do. The key lives in a ``Secret``: it is
+never in a repr, a message, a log line or a file, and server messages are scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from ..config import settings
+from ..errors import BackendError, InvalidRequest
+from ..secret import Secret
+from .base import Backend, Usage, register
+
+NO_KEY = "EMPTY"          # sent when no key is set: servers that need none ignore it (vLLM's convention)
+MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is not waited for
+CONNECT_TIMEOUT_S = 10.0  # connecting is quick or it is not happening
+
+
+def safe_url(url: str) -> str:
+    """The URL without any user:password part, for messages.
+
+    >>> safe_url("https://me:pw@example.com/v1")
+    'https://example.com/v1'
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@register
+@dataclass
+class OpenAICompatBackend(Backend):
+    name: ClassVar[str] = "openai"
+    label: ClassVar[str] = "OpenAI-compatible HTTP"
+    concurrent: ClassVar[bool] = True
+
+    base_url: str = field(default_factory=lambda: settings().backend_url)     # e.g. http://localhost:8000/v1
+    model: str = field(default_factory=lambda: settings().backend_model)      # model name the server knows
+    api_key: Secret | str = field(default_factory=Secret, repr=False, compare=False)  # "": OPENAI_API_KEY
+    timeout_s: float = 60.0         # per request; while streaming, the longest wait between two pieces
+    max_retries: int = 3            # retries of a 429 or 5xx answer
+    backoff_s: float = 1.0          # first wait before a retry; doubles each time
+    temperature: float | None = 0.0  # 0: as greedy as the server allows; None: the server's default
+
+    def __post_init__(self):
+        self.base_url = (self.base_url or "").strip().rstrip("/")
+        self.model = (self.model or "").strip()
+        if urlsplit(self.base_url).scheme not in {"http", "https"} or not urlsplit(self.base_url).hostname:
+            raise InvalidRequest(f"Backend URL {safe_url(self.base_url)!r} must look like "
+                                 "https://api.openai.com/v1 or http://localhost:8000/v1.")
+        if not self.model:
+            raise InvalidRequest("Name the model the backend should use (e.g. gpt-4o-mini, or the name vLLM / "
+                                 "Ollama serves it under).")
+        if self.timeout_s <= 0 or self.max_retries < 0:
+            raise InvalidRequest("timeout_s must be above 0 and max_retries 0 or more.")
+        key = self.api_key if isinstance(self.api_key, Secret) else Secret(self.api_key)
+        self.api_key = key or settings().openai_api_key
+
+    def describe(self) -> str:
+        return f"{self.model} at {safe_url(self.base_url)}"
+
+    def _deltas(self, prompt: str, max_new_tokens: int, usage: Usage) -> Iterator[str]:
+        import openai
+
+        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key.reveal() or NO_KEY, max_retries=0,
+                               timeout=openai.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S,
+                                                                                  self.timeout_s)))
+        try:
+            stream = self._open(client, self._params(prompt, max_new_tokens))
+            with stream:
+                for chunk in stream:
+                    if getattr(chunk, "usage", None) is not None:
+                        usage.prompt_tokens = chunk.usage.prompt_tokens
+                        usage.output_tokens = chunk.usage.completion_tokens
+                    for choice in chunk.choices or ():
+                        if choice.delta is not None and choice.delta.content:
+                            yield choice.delta.content
+        except openai.OpenAIError as exc:
+            raise self._error(exc, client) from None  # no chaining: the cause carries the request
+        finally:
+            client.close()
+
+    def _params(self, prompt: str, max_new_tokens: int) -> dict:
+        params = {"model": self.model, "messages": [{"role": "user", "content": prompt}], "stream": True,
+                  "stream_options": {"include_usage": True}, "max_tokens": max_new_tokens}
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        return params
+
+    def _open(self, client, params: dict):
+        """Send the request: retry 429/5xx with backoff, adapt to servers that refuse an optional field."""
+        import openai
+
+        retries = 0
+        while True:
+            try:
+                return client.chat.completions.create(**params)
+            except (openai.RateLimitError, openai.InternalServerError) as exc:
+                if retries >= self.max_retries:
+                    raise self._error(exc, client, tries=retries + 1) from None
+                time.sleep(self._wait(retries, exc))
+                retries += 1
+            except openai.BadRequestError as exc:
+                relaxed = relax(params, _detail(exc, ""))
+                if relaxed is None:
+                    raise
+                params = relaxed
+
+    def _wait(self, retries: int, exc) -> float:
+        """Exponential backoff, or the server's Retry-After when that is given and short."""
+        wait = self.backoff_s * 2 ** retries
+        try:
+            asked = float(exc.response.headers.get("retry-after", ""))
+        except (AttributeError, ValueError):
+            return wait
+        return asked if 0 <= asked <= MAX_RETRY_AFTER_S else wait
+
+    def _error(self, exc, client, tries: int = 1) -> BackendError:
+        """Turn an ``openai`` exception into a message that says what happened and what to do."""
+        key, url = self.api_key.reveal(), safe_url(self.base_url)
+        facts = {"where": f"The backend at {url}", "url": url, "model": self.model, "tries": tries,
+                 "status": getattr(exc, "status_code", "?"), "timeout": self.timeout_s, "detail": _detail(exc, key),
+                 "key_hint": ("Check the key (OPENAI_API_KEY or the key field)." if key else
+                              "No key was given: set OPENAI_API_KEY or type one in the key field."),
+                 "cause": _scrub(str(exc.__cause__ or exc.__context__ or "no connection"), key)}
+        kind = next((cls for cls in type(exc).__mro__ if cls.__name__ in MESSAGES), None)
+        name = kind.__name__ if kind else "OpenAIError"
+        if name in {"NotFoundError", "BadRequestError"} and _about_model(facts["detail"], self.model):
+            name, facts["models"] = "ModelNotFound", _served_models(client)
+        return BackendError(MESSAGES[name].format(**facts))
+
+
+MESSAGES = {  # by openai exception class name; an exception takes the entry nearest it in its class MRO
+    "AuthenticationError": "{where} refused the API key (401 Unauthorized). {key_hint}",
+    "PermissionDeniedError": "{where} says this key may not use model {model!r} (403). Use a key with access "
+                             "to it, or pick another model.",
+    "ModelNotFound": "{where} does not serve a model named {model!r} ({detail}). Check the model name{models}.",
+    "NotFoundError": "{where} answered 404 Not Found: check the base URL (most servers want it to end in /v1) "
+                     "and the model name {model!r}.",
+    "BadRequestError": "{where} rejected the request (400): {detail}.",
+    "UnprocessableEntityError": "{where} could not process the request (422): {detail}.",
+    "RateLimitError": "{where} is rate-limiting requests (429) and still was after {tries} tries. Wait a "
+                      "minute, or check the account's quota.",
+    "InternalServerError": "{where} failed with a server error ({status}) on {tries} tries. Try again later, "
+                           "or check the server's log.",
+    "APIStatusError": "{where} answered HTTP {status}: {detail}.",
+    "APITimeoutError": "{where} did not answer within {timeout:g} s. Raise the timeout, shorten the prompt, "
+                       "or check that the server is not overloaded.",
+    "APIConnectionError": "Cannot reach the backend at {url} ({cause}). Check the URL and that the server is running.",
+    "OpenAIError": "The OpenAI client failed: {detail}.",
+}
+
+_RELAX = (  # (words in a 400 message, how to change the request); for servers that refuse optional fields
+    (("max_tokens", "max_completion_tokens"), lambda p: {**{k: v for k, v in p.items() if k != "max_tokens"},
+                                                         "max_completion_tokens": p["max_tokens"]}),
+    (("temperature",), lambda p: {k: v for k, v in p.items() if k != "temperature"}),
+    (("stream_options",), lambda p: {k: v for k, v in p.items() if k != "stream_options"}),
+)
+
+
+def relax(params: dict, detail: str) -> dict | None:
+    """The request without the field a 400 answer complains about, or None when nothing can be relaxed.
+
+    >>> relax({"max_tokens": 5}, "Unsupported parameter: 'max_tokens'. Use 'max_completion_tokens'.")
+    {'max_completion_tokens': 5}
+    >>> relax({"max_tokens": 5}, "messages must not be empty") is None
+    True
+    """
+    for words, change in _RELAX:
+        if words[0] in detail and words[0] in params:
+            return change(params)
+    return None
+
+
+def _scrub(text: str, key: str) -> str:
+    return text.replace(key, "***") if key else text
+
+
+def _detail(exc, key: str) -> str:
+    """The server's own explanation, short and without the key."""
+    body = getattr(exc, "body", None)
+    text = None
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        text = inner.get("message") or inner.get("detail")
+    text = str(text or getattr(exc, "message", "") or type(exc).__name__)
+    return _scrub(" ".join(text.split()), key)[:300].rstrip(". ")
+
+
+def _about_model(detail: str, model: str) -> bool:
+    low = detail.lower()
+    return model.lower() in low or "model_not_found" in low or "does not exist" in low
+
+
+def _served_models(client) -> str:
+    """", models it serves: a, b" when the server lists them quickly, else ""."""
+    import openai
+
+    try:
+        ids = [m.id for m in client.models.list(timeout=5.0)][:8]
+    except openai.OpenAIError:
+        return ""
+    return f"; models it serves: {', '.join(ids)}" if ids else ""
