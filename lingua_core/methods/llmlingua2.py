@@ -1,0 +1,197 @@
+"""LLMLingua-2 (Pan et al., 2024): keep or drop each word as a trained encoder's classifier says.
+
+Unlike ``llmlingua.py``, no causal LM reads the prompt: a bidirectional encoder fine-tuned on MeetingBank
+(``microsoft/llmlingua-2-xlm-roberta-large-meetingbank`` or the multilingual BERT one) labels every word
+keep/drop in one pass, so the cost is one encoder pass and the question plays no part. ``encoder.py`` gives
+each word's keep probability (chunked to the encoder's limit on sentence ends, sub-words aggregated to
+words); this file lays the words over the prompt's scorer tokens (``spans.py``), so each word is kept or
+dropped whole, and keeps the most probable words until the budget is met in target-LLM tokens
+(``Work.fit``) -- where the reference keeps words above a percentile of probabilities.
+
+Words in ``force_tokens`` (and, with ``force_reserve_digit``, words holding a digit) are always kept;
+``drop_consecutive`` then drops a forced token that repeats the previous one with nothing kept between.
+With ``use_context_level`` whole contexts are first ranked by their mean keep probability.
+
+Offline, ``model="test:minilm-random-head"`` runs the same code on a small encoder with a *random* head:
+for tests only, its choices are noise (``offline_options`` tells the tests to use it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import encoder, spans
+from ..errors import InvalidRequest
+from ..loading import load_model
+from ..result import Stage
+from ..selection import Work
+from .base import Method, register
+from .llmlingua import choose_contexts, context_tokens
+
+DEFAULT_MODEL = "microsoft/llmlingua-2-xlm-roberta-large-meetingbank"
+BERT_MODEL = "microsoft/llmlingua-2-bert-base-multilingual-cased-meetingbank"
+TEST_MODEL = "test:minilm-random-head"
+
+
+@dataclass
+class Options:
+    model: str = DEFAULT_MODEL                 # token-classification encoder: hub id, local folder or test model
+    force_tokens: tuple[str, ...] = ()         # words/strings always kept (e.g. "\n", "?")
+    force_reserve_digit: bool = False          # always keep words that contain a digit
+    drop_consecutive: bool = False             # drop a forced token repeating the previous one with nothing between
+    chunk_end_tokens: tuple[str, ...] = (".", "\n")  # where chunks of the encoder's length may end
+    token_to_word: str = "mean"                # sub-word -> word probability: "mean" or "first"
+    use_context_level: bool = False            # first drop whole contexts ranked by mean keep probability
+    use_token_level: bool = True               # then drop single words
+    target_context: int = -1                   # context level: keep this many contexts (-1: by tokens)
+    context_level_rate: float = 1.0            # context level: keep this share of context tokens (1.0: automatic)
+    context_level_target_token: int = -1       # context level: keep this many context tokens (-1: automatic)
+    force_context_ids: tuple[int, ...] = ()    # contexts (0-based) the context level always keeps
+    max_seq_len: int = 512                     # longest encoder input, special tokens included
+    max_batch_size: int = 50                   # chunks per encoder forward call
+
+
+def check(opt: Options) -> None:
+    if opt.token_to_word not in encoder.TOKEN_TO_WORD:
+        raise InvalidRequest(f"token_to_word={opt.token_to_word!r}; use one of: {', '.join(encoder.TOKEN_TO_WORD)}.")
+    if not 0 < opt.context_level_rate <= 1:
+        raise InvalidRequest(f"context_level_rate must be in (0, 1]; got {opt.context_level_rate!r}.")
+    if opt.max_seq_len < 16:
+        raise InvalidRequest(f"max_seq_len must be at least 16; got {opt.max_seq_len!r}.")
+
+
+def forced_spans(work: Work, opt: Options, words: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """(start, end, text) of everything that must be kept: force_tokens occurrences and, with
+    force_reserve_digit, words with a digit (text "" for those: they are not force tokens)."""
+    hits = []
+    for k in work.context_pieces():
+        p = work.pieces[k]
+        hits += spans.find_forced(work.original, opt.force_tokens or (), p.start, p.end)
+    if opt.force_reserve_digit:
+        hits += [(s, e, "") for s, e in words if any(ch.isdigit() for ch in work.original[s:e])]
+    return sorted(hits)
+
+
+def token_mask(work: Work, found: list[tuple[int, int, str]]) -> np.ndarray:
+    """Scorer tokens overlapping any of the ``found`` spans."""
+    mask = np.zeros(len(work.ids), dtype=bool)
+    for s, e, _ in found:
+        mask |= (work.starts < e) & (work.ends > s)
+    return mask
+
+
+def context_budget(work: Work, opt: Options, ctx_tokens: int) -> int:
+    """Target tokens the context level may keep (llmlingua-2's defaults: twice the token budget, or the
+    midpoint of the rate and 1, when nothing is set)."""
+    if opt.context_level_target_token > 0:
+        return int(opt.context_level_target_token)
+    if opt.context_level_rate < 1:
+        return int(opt.context_level_rate * ctx_tokens)
+    room = max(work.target - work.fixed_tokens(), 0)
+    if work.request.target_token > 0:
+        return 2 * room if opt.use_token_level else room
+    share = (work.request.rate + 1) / 2 if opt.use_token_level else work.request.rate
+    return int(share * ctx_tokens)
+
+
+def coarse(work: Work, opt: Options, piece_probs: dict[int, list[float]]) -> None:
+    """Rank contexts by mean keep probability and drop the lowest beyond the context budget."""
+    ctx = work.context_pieces()
+    for k in ctx:
+        work.pieces[k].rank_score = float(np.mean(piece_probs[k])) if piece_probs[k] else 0.0
+    order = sorted(ctx, key=lambda k: (-work.pieces[k].rank_score, k))
+    for r, k in enumerate(order):
+        work.pieces[k].rank = r
+    forced = {ctx[i] for i in (opt.force_context_ids or ()) if 0 <= i < len(ctx)}
+    if opt.target_context > 0:
+        kept = set(order[:opt.target_context]) | forced
+        why = f"kept the {opt.target_context} with the highest mean keep probability"
+    else:
+        avail = context_budget(work, opt, sum(context_tokens(work, k) for k in ctx))
+        kept = set(choose_contexts(work, order, avail, overshoot=opt.use_token_level, forced=forced))
+        why = f"kept the highest mean keep probability within {avail} tokens"
+    for k in ctx:
+        if k not in kept:
+            work.drop_piece(k)
+    work.stages.append(Stage("coarse: contexts", "contexts", len(ctx), len(kept), why))
+
+
+def consecutive_repeats(work: Work, found, groups: np.ndarray, forced: np.ndarray) -> np.ndarray:
+    """Tokens of forced groups that repeat the previous forced token with no other kept group between."""
+    text_of: dict[int, str] = {}
+    for s, e, t in found:
+        for g in np.unique(groups[(work.starts < e) & (work.ends > s)]):
+            text_of.setdefault(int(g), t)
+    kept_group = spans.group_values(groups, work.keep.astype(float), "max") > 0
+    forced_group = spans.group_values(groups, forced.astype(float), "max") > 0
+    drop = np.zeros(len(kept_group), dtype=bool)
+    for k in work.context_pieces():
+        prev, between = None, False
+        for g in np.unique(groups[work.token_range(k)]):
+            text = text_of.get(int(g), "") if forced_group[g] else ""
+            if text:
+                if text == prev and not between:
+                    drop[g] = True
+                prev, between = text, False
+            elif kept_group[g]:
+                between = True
+    return drop[groups]
+
+
+@register
+class LLMLingua2(Method):
+    name = "llmlingua2"
+    label = "LLMLingua-2 (token classification)"
+    summary = ("A bidirectional encoder trained on GPT-4-compressed meeting transcripts labels every word "
+               "keep or drop. Long texts are cut into encoder-sized chunks at sentence ends; each word's keep "
+               "probability is the mean over its sub-words, and the most probable words are kept until the "
+               "budget is met. One encoder pass, no causal LM: fast, and faithful to the original wording.")
+    score_name = "keep probability"
+    Options = Options
+    models = (DEFAULT_MODEL, BERT_MODEL, TEST_MODEL)      # what a model picker may offer
+    offline_options = {"model": TEST_MODEL}               # options that let tests run it without a hub
+
+    def run(self, work: Work, opt: Options) -> None:
+        check(opt)
+        enc = load_model(opt.model, work.lm.device, kind="token-classification")
+        ctx = work.context_pieces()
+        texts = [work.original[work.pieces[k].start:work.pieces[k].end] for k in ctx]
+        limit = encoder.encoder_limit(enc, opt.max_seq_len)
+        per = encoder.text_word_probs(enc, texts, limit, tuple(opt.chunk_end_tokens), opt.token_to_word,
+                                      opt.max_batch_size)
+        words, probs, piece_probs = [], [], {}
+        for k, (w, p) in zip(ctx, per):
+            start = work.pieces[k].start
+            words += [(s + start, e + start) for s, e in w]
+            probs += p
+            piece_probs[k] = p
+        found = forced_spans(work, opt, words)
+        holes = [(s, e) for s, e, _ in found]
+        groups = spans.group_tokens(work, spans.carve(words, holes) + holes)
+        work.unit_of = groups                       # words (and forced strings) are kept or dropped whole
+        token_prob = spans.span_values(work, words, np.asarray(probs))
+        work.score = spans.group_values(groups, token_prob, "max")[groups]
+        forced = spans.group_values(groups, token_mask(work, found).astype(float), "max")[groups] > 0
+        forced &= ~work.fixed
+        work.score[forced] = 1.0
+        note = f"encoder {enc.name} ({enc.source}), inputs of at most {limit} tokens"
+        if opt.use_context_level and len(ctx) > 1:
+            coarse(work, opt, piece_probs)
+        kept_ctx = np.isin(work.piece_of, [k for k in ctx if work.pieces[k].kept])
+        if not opt.use_token_level:
+            work.keep |= kept_ctx
+            return
+        work.keep |= forced & kept_ctx
+        eligible = kept_ctx & ~forced
+        work.fit(work.score, eligible)
+        if opt.drop_consecutive:
+            repeats = consecutive_repeats(work, found, groups, forced) & forced & kept_ctx
+            if repeats.any():
+                work.keep &= ~repeats
+                work.fit(work.score, eligible)
+        n_words = int(len(np.unique(groups[eligible | forced])))
+        kept_words = int(len(np.unique(groups[(eligible | forced) & work.keep])))
+        work.stages.append(Stage("fine: words", "words", n_words, kept_words,
+                                 f"kept the words with the highest keep probability; {note}"))
