@@ -81,6 +81,7 @@ def compare_stream(original_prompt: str, compressed_prompt: str, backend: Backen
                backend.stream(compressed_prompt, max_new_tokens, count_model=price_model))
     run = _together if backend.concurrent else _in_turn
     base = Comparison(Side(Answer()), Side(Answer()), backend.describe(), price_model, golds, kind)
+    yield base  # at once, so a UI can show both panels waiting
     for _ in run(streams):
         yield _state(base, streams)
     yield _final(base, streams[0].answer, streams[1].answer)

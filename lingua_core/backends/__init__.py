@@ -5,8 +5,7 @@ OpenAI-compatible HTTP server.
 """
 
 from .base import REGISTRY, Answer, Backend, Stream, Usage, get_backend, register, USAGE_BACKEND, USAGE_ESTIMATE
-from . import local, openai_compat  # noqa: F401  (register themselves)
-from .local import LocalBackend
+from .local import LocalBackend                  # importing a backend registers it
 from .openai_compat import OpenAICompatBackend
 
 __all__ = ["REGISTRY", "Answer", "Backend", "Stream", "Usage", "get_backend", "register", "LocalBackend",
