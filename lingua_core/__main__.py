@@ -1,4 +1,5 @@
-"""Command line: ``python -m lingua_core compress [FILE]`` prints a compression as JSON.
+"""Command line: ``python -m lingua_core compress [FILE]`` prints a compression as JSON;
+``python -m lingua_core batch IN OUT`` compresses every prompt of a JSONL/CSV file (see ``batch.py``).
 
 The prompt comes from FILE or stdin and is split into contexts at ``--context-sep`` (a blank line by default;
 ``--no-split`` keeps it whole). The JSON holds llmlingua's keys (compressed_prompt, origin_tokens,
@@ -70,11 +71,60 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-split", action="store_true", help="treat the whole prompt as one context")
     c.add_argument("--option", action="append", type=parse_option, default=[], help="method option key=value")
     c.add_argument("--tokens", action="store_true", help="include every token with span, score and kept flag")
+    add_batch_parser(sub)
     return parser
+
+
+def add_batch_parser(sub) -> None:
+    b = sub.add_parser("batch", help="compress every prompt of a JSONL/CSV file with one setting")
+    b.add_argument("input", help="JSONL/CSV with a 'prompt' column (optional: instruction, question, answers)")
+    b.add_argument("output", help="where to write the results (.jsonl or .csv)")
+    b.add_argument("--rate", type=float, default=0.5, help="kept fraction, e.g. 0.25 for 4x")
+    b.add_argument("--target-token", type=int, default=-1, help="budget per prompt in target-LLM tokens")
+    b.add_argument("--method", default="llmlingua", choices=sorted(REGISTRY))
+    b.add_argument("--model", default=None, help="scorer: 'bundled' (default), a hub id or a folder")
+    b.add_argument("--target-model", default="gpt-4", help="whose tokenizer counts the budget")
+    b.add_argument("--price-model", default=None, help="whose prices the costs use (default: --target-model)")
+    b.add_argument("--context-sep", default="\n\n", help="separator between contexts")
+    b.add_argument("--no-split", action="store_true", help="treat each prompt as one context")
+    b.add_argument("--option", action="append", type=parse_option, default=[], help="method option key=value")
+    b.add_argument("--backend", default=None, help="answer each compressed prompt with this backend (e.g. local)")
+    b.add_argument("--backend-option", action="append", type=parse_option, default=[], help="backend key=value")
+    b.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit with --backend")
+    b.add_argument("--answer-original", action="store_true", help="with --backend, also answer the original")
+    b.set_defaults(handler=batch_command)
+
+
+def batch_command(args) -> int:
+    from .backends import get_backend
+    from .batch import BatchSettings, check_format, compress_rows, read_rows, write_rows
+    from .sweep import backend_answerer
+
+    settings = BatchSettings(method=args.method, rate=args.rate, target_token=args.target_token,
+                             target_model=args.target_model, options=dict(args.option) or None,
+                             context_sep=args.context_sep, split=not args.no_split, price_model=args.price_model,
+                             answer_original=args.answer_original)
+    try:
+        check_format(args.output)
+        rows = read_rows(args.input)
+        answer = (backend_answerer(get_backend(args.backend, **dict(args.backend_option)), args.max_new_tokens,
+                                   args.target_model) if args.backend else None)
+        done = compress_rows(rows, settings, load_model(args.model), answer,
+                             progress=lambda i, n: print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True))
+        out = list(done)
+        write_rows(out, args.output)
+    except LinguaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = sum(bool(r["error"]) for r in out)
+    print(f"\nwrote {len(out)} rows to {args.output} ({failed} with an error)", file=sys.stderr)
+    return 0
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "handler", None):
+        return args.handler(args)
     text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
     context = [text] if args.no_split else text.split(args.context_sep)
     request = Request(context=context, instruction=args.instruction, question=args.question, rate=args.rate,

@@ -1,0 +1,95 @@
+"""Benchmark of a ratio sweep against one compression, per method, on a ~1,000-token prompt.
+
+The prompt is GSM8K 8-shot chain-of-thought (1,076 cl100k tokens; demonstrations from
+../shared/data/gsm8k/train.jsonl, a test_dev question). For every registered method that runs offline it
+times, from cleared caches (``methods.clear_caches`` and ``sweep.clear_cache``), one compression at 4x and a
+10-point sweep from 1.5x to 20x (geometric), and prints the sweep's time as a multiple of the one
+compression (the issue's bar: at most 4x). The sweep time includes the unconditional scoring pass behind
+the info-kept proxy; the columns split it out. Median of ``--repeat`` runs.
+
+    python bench/sweep_speed.py                 # all offline methods, 1 run each
+    python bench/sweep_speed.py --repeat 3 --methods llmlingua
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from core_speed import gsm8k_prompt  # noqa: E402
+
+ONE_RATIO = 4.0
+
+
+def cold():
+    from lingua_core import methods, sweep
+
+    methods.clear_caches()
+    sweep.clear_cache()
+
+
+def one_run(lm, request, method: str) -> dict:
+    from dataclasses import replace
+
+    from lingua_core import compress
+    from lingua_core import sweep as sw
+
+    cold()
+    t = time.perf_counter()
+    compress(replace(request, rate=1 / ONE_RATIO, method=method), lm)
+    one = time.perf_counter() - t
+    cold()
+    t = time.perf_counter()
+    points = sw.sweep(request, sw.geometric_ratios(1.5, 20, 10), [method], lm)
+    whole = time.perf_counter() - t
+    cold()
+    t = time.perf_counter()
+    sw.original_information(lm, points[0].result.original)
+    info = time.perf_counter() - t
+    return dict(one=one, sweep=whole, compressions=sum(p.seconds for p in points), info=info,
+                info_kept=[p.info_kept for p in points], ratios=[p.ratio for p in points])
+
+
+def main() -> None:
+    from lingua_core import Request
+    from lingua_core.errors import ModelLoadError
+    from lingua_core.loading import load_model
+    from lingua_core.methods import REGISTRY
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--methods", nargs="*", default=None, help="registry names (default: all)")
+    args = parser.parse_args()
+    lm = load_model("bundled")
+    demos, question = gsm8k_prompt(8)
+    request = Request(context=demos, question=question)
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print("| method | one compression at 4x (s) | 10-point sweep (s) | of which compressions | info pass | sweep / one |")
+    print("|---|---|---|---|---|---|")
+    for method in args.methods or sorted(REGISTRY):
+        try:
+            one_run(lm, request, method)                       # warm-up: loads the method's own models
+            runs = [one_run(lm, request, method) for _ in range(args.repeat)]
+        except ModelLoadError as exc:
+            print(f"| {method} | not run offline: {str(exc).splitlines()[0][:80]} |||||")
+            continue
+        med = {k: statistics.median(r[k] for r in runs) for k in ("one", "sweep", "compressions", "info")}
+        ratio = statistics.median(r["sweep"] / r["one"] for r in runs)
+        print(f"| {method} | {med['one']:.2f} | {med['sweep']:.2f} | {med['compressions']:.2f} | {med['info']:.2f} "
+              f"| {ratio:.2f}x |", flush=True)
+        last = runs[-1]
+        print("|  achieved ratios / info kept: " + ", ".join(
+            f"{r:.1f}x/{i:.2f}" for r, i in zip(last["ratios"], last["info_kept"])) + " |||||")
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
