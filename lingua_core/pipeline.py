@@ -4,11 +4,15 @@
 interactive front end: it checks the form (allow-listed scorer), says what it is doing at each step through
 ``progress(fraction, message)`` so a first, slow model load does not look frozen, and adds the heatmap's
 self-information pass. ``warm_up`` loads the default scorer ahead of the first visitor.
+
+Model work here runs one call at a time (``_model_lock``): a fast tokenizer shared by two threads can fail
+("Already borrowed"), and on a small CPU two passes at once are no faster than one after the other.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -21,6 +25,7 @@ from .methods import get_method
 from .result import Result
 
 Progress = Callable[[float, str], None]
+_model_lock = threading.Lock()
 
 
 def _quiet(fraction: float, message: str) -> None:
@@ -50,14 +55,17 @@ def load_scorer(name: str, progress: Progress = _quiet) -> tuple[LoadedModel, fl
 def run(form: Form, progress: Progress = _quiet) -> Report:
     """Compress the form's prompt and compute the heatmap numbers."""
     request = to_request(form)
-    lm, load_s = load_scorer(form.scorer, progress)
-    label = type(get_method(request.method)).label or request.method
-    progress(0.35, f"Compressing with {label}")
-    result = compress(request, lm)
-    progress(0.75, "Scoring every token for the heatmap")
-    started = time.perf_counter()
-    heat = heatmap.build(result, lm)
-    heat_s = time.perf_counter() - started
+    if _model_lock.locked():
+        progress(0.01, "Waiting for the scorer (busy warming up or with another request)")
+    with _model_lock:
+        lm, load_s = load_scorer(form.scorer, progress)
+        label = type(get_method(request.method)).label or request.method
+        progress(0.35, f"Compressing with {label}")
+        result = compress(request, lm)
+        progress(0.75, "Scoring every token for the heatmap")
+        started = time.perf_counter()
+        heat = heatmap.build(result, lm)
+        heat_s = time.perf_counter() - started
     progress(1.0, "Done")
     return Report(result, heat, lm.name, lm.source, lm.device, load_s, heat_s)
 
@@ -67,8 +75,9 @@ def warm_up(name: str | None = None) -> float:
     from . import scoring
 
     started = time.perf_counter()
-    lm = load_model(name or default_scorer())
-    scoring.score(lm, scoring.tokenize(lm, "Warming up the scorer.").ids)
+    with _model_lock:
+        lm = load_model(name or default_scorer())
+        scoring.score(lm, scoring.tokenize(lm, "Warming up the scorer.").ids)
     return time.perf_counter() - started
 
 

@@ -149,6 +149,28 @@ def llm_choice(model: str, input_per_mtok: float) -> tuple[str, str]:
     return f"{model} ({usd(input_per_mtok)} / M input tokens)", model
 
 
+def comparison_html(c) -> str:
+    """Latency, tokens, cost and correctness of the two downstream answers (a ``compare.Comparison``)."""
+    def side(s) -> list[str]:
+        a = s.answer
+        if a.error:
+            return ["failed: " + a.error, "", "", "", ""]
+        tokens = f"{a.prompt_tokens:,} in / {a.output_tokens:,} out" if a.done else "…"
+        right = {None: "n/a", True: "yes", False: "no"}[s.correct]
+        return ["done" if a.done else "answering…", seconds_text(a.latency_s), tokens,
+                usd(s.cost_usd) if s.cost_usd is not None else "…", right]
+    names = ["Status", "Latency", "Tokens", f"Cost at {c.price_model} prices", "Matches the reference"]
+    rows = "".join(f"<tr><th>{html.escape(n)}</th><td>{html.escape(a)}</td><td>{html.escape(b)}</td></tr>"
+                   for n, a, b in zip(names, side(c.original), side(c.compressed)))
+    agree = ("" if c.agreement_f1 is None else
+             f'<div class="lc-note">Agreement between the answers: token F1 {c.agreement_f1:.2f}'
+             f'{", identical after normalisation" if c.agreement_em else ""}.</div>')
+    source = c.original.answer.usage_source or c.compressed.answer.usage_source
+    counted = f'<div class="lc-note">Token counts: {html.escape(source)}.</div>' if source else ""
+    return (f'<div class="lc-note">Answered by {html.escape(c.backend)}.</div><table class="lc-cost">'
+            f"<tr><th></th><th>Original</th><th>Compressed</th></tr>{rows}</table>{agree}{counted}")
+
+
 # -- teaching and footer ---------------------------------------------------------------------------------------
 def how_it_works_md(label: str, summary: str, result: Result | None = None) -> str:
     """The method's summary and, after a run, what each stage scored, kept and dropped."""
@@ -172,4 +194,4 @@ def footer_md(scorer: str, source: str, version: str, device: str = "") -> str:
     """One line naming the scorer model, where it came from, and the app's version."""
     where = f", on {device}" if device else ""
     return (f"Scorer: **{scorer}** ({source}{where}) · lingua_core {version} · "
-            f"prices: {price_source()} · the app sends nothing anywhere unless you use the downstream tab.")
+            f"prices: {price_source()} · nothing leaves this machine unless you use Downstream answers.")
