@@ -33,10 +33,11 @@ from lingua_core.option_fields import OptionField, describe, show  # noqa: E402
 
 try:  # ZeroGPU on Hugging Face Spaces: borrow a GPU for each compression; elsewhere a no-op
     import spaces
-    gpu = spaces.GPU
+    gpu, ZERO_GPU = spaces.GPU, True
 except ImportError:
     def gpu(fn):
         return fn
+    ZERO_GPU = False
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_METHOD = "llmlingua" if "llmlingua" in REGISTRY else next(iter(REGISTRY))
@@ -343,7 +344,8 @@ def warm_up() -> None:
 
 
 def main() -> None:
-    threading.Thread(target=warm_up, daemon=True, name="warm-up").start()
+    if not ZERO_GPU:  # under ZeroGPU the GPU exists only inside @gpu calls: no model work at start-up
+        threading.Thread(target=warm_up, daemon=True, name="warm-up").start()
     build_app().queue(default_concurrency_limit=1).launch(theme=THEME, css_paths=[ASSETS / "app.css"],
                                                           ssr_mode=False, footer_links=["api"])
 

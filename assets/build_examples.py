@@ -21,7 +21,8 @@ N_DEMOS = 8            # demonstrations in the chain-of-thought prompt (the clas
 POOL = 1000            # GSM8K training problems the longest demonstrations are picked from
 N_DOCS = 10            # passages in the RAG prompt (1 gold + 9 distractors)
 NQ_ROW = 0             # which NaturalQuestions question is asked
-SEED = 4               # picks the distractors and the gold passage's position
+SEED = 4               # picks the distractors
+GOLD_AT = 6            # 0-based position of the gold passage: in the middle, where LLMs miss it most
 
 
 def gsm8k_demo(row: dict) -> str:
@@ -67,7 +68,7 @@ def nq_rag() -> dict:
     asked = rows[NQ_ROW]
     others = rng.sample([r for i, r in enumerate(rows) if i != NQ_ROW], N_DOCS - 1)
     docs = [r["ctxs"][0] for r in others]
-    gold_at = rng.randrange(N_DOCS)
+    gold_at = GOLD_AT
     docs.insert(gold_at, asked["ctxs"][0])
     return {
         "name": "nq_rag",

@@ -93,7 +93,8 @@ def as_dict(report: Report, with_tokens: bool = False) -> dict:
         "compressed_prompt": r.compressed, "origin_tokens": r.origin_tokens,
         "compressed_tokens": r.compressed_tokens, "requested_tokens": r.requested_tokens,
         "ratio": _num(r.ratio), "rate": _num(r.rate), "target_met": r.target_met, "message": r.message,
-        "seconds": r.seconds, "method": r.method, "score_name": r.score_name, "target_model": r.target_model,
+        "seconds": r.seconds, "heatmap_seconds": report.heat_seconds, "load_seconds": report.load_seconds,
+        "method": r.method, "score_name": r.score_name, "target_model": r.target_model,
         "scorer": report.scorer, "scorer_source": report.scorer_source, "device": report.device,
         "stages": [asdict(s) for s in r.stages],
         "contexts": [{"index": p.index, "kept": p.kept, "rank": p.rank, "rank_score": _num(p.rank_score)}
