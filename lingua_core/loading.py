@@ -17,6 +17,7 @@ becomes a ``ModelLoadError`` naming the model, the reason and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -176,6 +177,20 @@ def _source_of(name: str, kind: str) -> tuple[str, str]:
     return name, "hub"
 
 
+@contextlib.contextmanager
+def _quiet(on: bool):
+    """Silence transformers' load report while loading a test model (its random head is on purpose)."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    if on:
+        hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
 def _load(name: str, kind: str, device: str) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
@@ -188,8 +203,8 @@ def _load(name: str, kind: str, device: str) -> LoadedModel:
     seed = TEST_MODELS[name].seed if name in TEST_MODELS else 0
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=trust)
-        with torch.random.fork_rng(devices=[]):    # weights missing from a checkpoint start the same every load
-            torch.manual_seed(seed)
+        with torch.random.fork_rng(devices=[]), _quiet(name in TEST_MODELS):
+            torch.manual_seed(seed)                # weights missing from a checkpoint start the same every load
             model = model_cls.from_pretrained(where, dtype=dtype, trust_remote_code=trust, **extra)
         model = model.to(device).eval()
     except (OSError, ValueError, RuntimeError) as exc:
