@@ -72,7 +72,7 @@ def test_differences_are_reported(exported):
 def test_every_method_round_trips(lm, gsm8k, method):
     demos, question = gsm8k
     options = dict(getattr(REGISTRY[method], "offline_options", {}) or {}) or None
-    request = Request(context=demos[:3], question=question, rate=0.4, method=method, options=options)
+    request = Request(context=demos[:2], question=question, rate=0.4, method=method, options=options)
     result = compress(request, lm)
     d = json.loads(to_text(result, request))
     clear_caches()
