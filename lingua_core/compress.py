@@ -61,6 +61,7 @@ def compress(request: Request, lm: LoadedModel | None = None) -> Result:
     validate(request)
     method = get_method(request.method)
     options = method.options(request.options)
+    request = method.prepare(request, options)
     lm = lm or load_model()
     started = time.perf_counter()
     work = Work(request, lm)

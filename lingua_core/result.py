@@ -74,6 +74,8 @@ class Result:
     seconds: float                     # wall time of the compression (model loading excluded)
     stages: list[Stage] = field(default_factory=list)
     message: str = ""                  # why the target was not met, when it was not
+    context_order: list[int] = field(default_factory=list)  # kept contexts (Piece.index) in the compressed
+    #                                                          prompt's order; not ascending when a method reorders
 
     @property
     def ratio(self) -> float:

@@ -6,7 +6,8 @@ tokenizer (a binary search over how many to keep), and ``Work.result`` to build 
 
 The original prompt is ``"\\n\\n".join([instruction, context_sep.join(contexts), question])`` without the
 empty parts, as ``llmlingua`` builds it. Every kept token is a span of it, so the compressed prompt is an
-in-order subsequence of the original plus separators.
+in-order subsequence of the original plus separators -- unless a method moves whole contexts (``set_order``,
+LongLLMLingua's reordering), when each context's tokens still keep their order.
 """
 
 from __future__ import annotations
@@ -62,6 +63,41 @@ def units_of(spans: list[tuple[int, int]]) -> np.ndarray:
     return unit
 
 
+def rank_fractions(values: np.ndarray) -> np.ndarray:
+    """Each value's place in a descending ranking as a fraction in (0, 1): best smallest, ties by index.
+
+    >>> rank_fractions(np.array([0.1, 3.0, 2.0, 0.5])).tolist()
+    [0.875, 0.125, 0.375, 0.625]
+    """
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    frac = np.empty(len(values))
+    frac[order] = (np.arange(len(values)) + 0.5) / max(len(values), 1)
+    return frac
+
+
+def rate_priority(score: np.ndarray, rate: float) -> np.ndarray:
+    """Selection scores for one group of tokens (a document, a segment) meant to keep ``rate`` of them.
+
+    A token's rank fraction inside its group divided by the group's rate, negated: when ``fit`` keeps the
+    best of several groups' priorities, it keeps about the same multiple of every group's rate, and the
+    budget sets the multiple. Inside a group the order of ``score`` is kept.
+
+    >>> rate_priority(np.array([0.1, 3.0, 2.0, 0.5]), 0.5).tolist()
+    [-1.75, -0.25, -0.75, -1.25]
+    """
+    return -rank_fractions(score) / max(rate, 1e-6)
+
+
+def render_sequence(pieces: list[Piece], order: list[int]) -> list[int]:
+    """Piece indices in render order: the contexts' slots filled from ``order``, other pieces in place.
+
+    >>> render_sequence(layout(Request(context=["a", "b", "c"], question="q"))[1], [2, 0, 1])
+    [2, 0, 1, 3]
+    """
+    ctx = iter(order)
+    return [next(ctx) if p.role == "context" else k for k, p in enumerate(pieces)]
+
+
 class Work:
     """One compression in progress. Methods read ``ids``/``spans``, set ``score`` and ``keep``."""
 
@@ -84,6 +120,7 @@ class Work:
         roles = np.asarray([p.role for p in self.pieces] or ["context"])
         self.fixed = roles[self.piece_of] != "context" if len(ids) else np.zeros(0, bool)
         self.keep = self.fixed.copy()
+        self.order: list[int] = self.context_pieces()   # contexts in render order (see ``set_order``)
         self.stages: list[Stage] = []
         self.origin_tokens = count_tokens(self.original, request.target_model)
         self.target = budget.requested_tokens(request.rate, request.target_token, self.origin_tokens)
@@ -106,11 +143,22 @@ class Work:
         return self.count(self.render(self.fixed))
 
     # -- rendering ----------------------------------------------------------------------------------------
+    def set_order(self, order: list[int]) -> None:
+        """Render the contexts in ``order`` (piece indices, a permutation of ``context_pieces()``).
+
+        Tokens inside each context stay in their original order; only whole contexts move (LongLLMLingua's
+        reordering). The default is the original order.
+        """
+        if sorted(order) != self.context_pieces():
+            raise ValueError(f"order {order} is not a permutation of the context pieces {self.context_pieces()}")
+        self.order = list(order)
+
     def render(self, keep: np.ndarray) -> str:
         """The compressed prompt for a keep mask (units kept whole, empty contexts left out)."""
         keep = self._whole_units(keep)
         parts: list[tuple[str, str]] = []
-        for k, p in enumerate(self.pieces):
+        for k in render_sequence(self.pieces, self.order):
+            p = self.pieces[k]
             if p.role != "context":
                 parts.append((p.role, self.original[p.start:p.end]))
                 continue
@@ -192,7 +240,8 @@ class Work:
         message = "" if met else self._miss_message(got)
         return Result(self.original, compressed, tokens, self.pieces, method, score_name, self.lm.name,
                       self.lm.source, self.request.target_model, self.origin_tokens, got, self.target, met,
-                      seconds, self.stages, message)
+                      seconds, self.stages, message,
+                      [self.pieces[k].index for k in self.order if self.pieces[k].kept])
 
     def _miss_message(self, got: int) -> str:
         fixed = self.fixed_tokens()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from ..errors import InvalidRequest
+from ..result import Request
 from ..selection import Work
 
 
@@ -31,6 +32,11 @@ class Method:
 
     def run(self, work: Work, options) -> None:
         raise NotImplementedError
+
+    def prepare(self, request: Request, options) -> Request:
+        """The request this method lays out and compresses; by default the one given. A method that reads
+        markup (``structured``) returns the plain text here and keeps what it parsed for ``run``."""
+        return request
 
     @classmethod
     def clear_cache(cls) -> None:

@@ -1,0 +1,292 @@
+"""LongLLMLingua (Jiang et al., 2024): question-aware compression of long, multi-document prompts.
+
+Where its sibling ``llmlingua.py`` asks "which tokens surprise the model?", this method asks "which documents
+and tokens matter for *this question*?". Every step uses the question:
+
+1. Rank: each document is scored by how well it predicts the question -- the mean NLL of the question
+   (plus llmlingua's " We can get the answer to this question in the given documents.") placed after the
+   document (``condition_in_question="after"``; ``"before"``: the document's NLL with the question before it;
+   ``"none"``: the document's own perplexity, as LLMLingua ranks). Documents are packed side by side in one
+   batched pass (``scoring.score_many``), which also yields every document token's NLL without the question.
+2. Coarse: the best-ranked documents are kept until the budget plus ``context_budget`` is used up.
+3. Reorder: kept documents are rendered best first (``"sort"``), in their original order, or best at both
+   ends (``"two_stage"``); tokens inside a document never move.
+4. Dynamic ratio: the kept documents get keep rates ``tau + delta``, ``delta`` falling linearly from
+   ``+d`` for the best-ranked to ``-d`` for the worst (``d = dynamic_context_compression_ratio``).
+5. Contrastive token scores (``condition_compare``): a token's NLL without the question minus its NLL with
+   the question before the document -- how much the question makes the token expected. A second packed
+   pass over the kept documents gives the conditioned NLLs.
+6. Fit: inside each document tokens are ranked by that score, and a token's priority is its rank fraction
+   divided by its document's rate, so ``Work.fit`` keeps the same multiple of every document's rate and
+   meets the budget in the target LLM's tokenizer.
+
+Unlike llmlingua's windowed pass, each document is scored on its own (not given the documents kept before
+it): retrieved passages are independent, and packing makes the whole method about two forward passes.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import scoring
+from ..errors import InvalidRequest
+from ..result import Stage
+from ..selection import PART_SEP, Work, rate_priority
+from .base import Method, register
+from .llmlingua import choose_contexts, context_tokens
+
+RANK_SUFFIX = " We can get the answer to this question in the given documents."  # llmlingua's wording
+MIN_RATE = 0.02     # a document's keep rate never reaches 0, so its tokens still rank among themselves
+
+
+@dataclass
+class Options:
+    condition_in_question: str = "after"     # rank by the question after each document, "before" it, or "none";
+    #                                          a "_condition" suffix conditions token scores on the question
+    reorder_context: str = "sort"            # kept documents: "sort" (best first), "original", "two_stage"
+    dynamic_context_compression_ratio: float = 0.3  # keep-rate spread: best kept doc +d, worst -d
+    condition_compare: bool = True           # token score = NLL without the question - NLL with it
+    context_budget: int = 100                # target tokens the coarse stage may keep beyond the budget
+    use_context_level: bool = True           # coarse stage: drop whole documents by rank
+    use_token_level: bool = True             # fine stage: drop single tokens
+    force_context_ids: tuple[int, ...] = ()  # documents (0-based) always kept by the coarse stage
+
+
+# -- the scoring passes, cached per document -----------------------------------------------------------------
+def question_after(work: Work, docs: list[int], q_ids: list[int]) -> dict:
+    """One packed pass over ``[doc, "\n\n", question]`` for each doc: {piece: (mean NLL of the question
+    given the doc, the doc's own token NLLs)}."""
+    sep = scoring.tokenize(work.lm, PART_SEP).ids
+    out = scoring.score_many(work.lm, [work.piece_ids(k) + sep + q_ids for k in docs])
+    return {k: (float(np.mean(nll[len(nll) - len(q_ids):])), nll[:len(work.token_range(k))])
+            for k, nll in zip(docs, out)}
+
+
+def doc_given_question(work: Work, docs: list[int], q_ids: list[int]) -> dict:
+    """Each doc's token NLLs with ``question + "\n\n"`` before it (one packed pass), keyed by piece index."""
+    prefix = q_ids + scoring.tokenize(work.lm, PART_SEP).ids
+    return dict(zip(docs, scoring.score_many(work.lm, [work.piece_ids(k) for k in docs], prefix)))
+
+
+def doc_alone(work: Work, docs: list[int], q_ids: list[int]) -> dict:
+    """Each doc's own token NLLs (``q_ids`` unused), keyed by piece index."""
+    return dict(zip(docs, scoring.score_many(work.lm, [work.piece_ids(k) for k in docs])))
+
+
+_CACHE: OrderedDict = OrderedDict()   # (model, pass, doc ids, question ids) -> one document's numbers
+_CACHE_LOCK = threading.Lock()
+_CACHE_MAX = 512                      # documents; a ratio sweep over the same prompt reuses every pass
+
+
+def cached_pass(work: Work, compute, docs: list[int], q_ids: list[int]) -> dict:
+    """``compute(work, docs, q_ids)`` for the docs not scored the same way recently, merged with the rest."""
+    keys = {k: (id(work.lm.model), compute.__name__, tuple(work.piece_ids(k)), tuple(q_ids)) for k in docs}
+    with _CACHE_LOCK:
+        found = {k: _CACHE[key] for k, key in keys.items() if key in _CACHE}
+    todo = [k for k in docs if k not in found]
+    if todo:
+        new = compute(work, todo, q_ids)
+        with _CACHE_LOCK:
+            for k, value in new.items():
+                _CACHE[keys[k]] = value
+            while len(_CACHE) > _CACHE_MAX:
+                _CACHE.popitem(last=False)
+        found.update(new)
+    return found
+
+
+class Passes:
+    """The per-document NLLs of one run, each computed at most once and only for the docs asked for."""
+
+    def __init__(self, work: Work):
+        self.work = work
+        self.q_ids = scoring.tokenize(work.lm, work.request.question).ids
+        self.alone: dict = {}                 # piece -> its tokens' NLLs without the question
+
+    def question_after(self, docs: list[int]) -> dict:
+        rank_ids = scoring.tokenize(self.work.lm, self.work.request.question + RANK_SUFFIX).ids
+        out = cached_pass(self.work, question_after, docs, rank_ids)
+        self.alone.update({k: alone for k, (_, alone) in out.items()})
+        return {k: q_nll for k, (q_nll, _) in out.items()}
+
+    def need_alone(self, docs: list[int]) -> dict:
+        todo = [k for k in docs if k not in self.alone]
+        if todo:
+            self.alone.update(cached_pass(self.work, doc_alone, todo, []))
+        return self.alone
+
+    def need_given_q(self, docs: list[int]) -> dict:
+        return cached_pass(self.work, doc_given_question, docs, self.q_ids)
+
+
+# -- ranking: each returns {piece: (sort key, lower = better; perplexity shown)} ----------------------------
+def rank_after(passes: Passes, docs: list[int]) -> dict:
+    return {k: (v, math.exp(v)) for k, v in passes.question_after(docs).items()}
+
+
+def rank_before(passes: Passes, docs: list[int]) -> dict:
+    nll = passes.need_given_q(docs)
+    return {k: (mean_nll(nll[k]), math.exp(mean_nll(nll[k]))) for k in docs}
+
+
+def rank_none(passes: Passes, docs: list[int]) -> dict:
+    nll = passes.need_alone(docs)
+    return {k: (-mean_nll(nll[k]) if len(nll[k]) else math.inf, math.exp(mean_nll(nll[k]))) for k in docs}
+
+
+def mean_nll(values: np.ndarray) -> float:
+    """Mean NLL in nats; infinite for an empty document (ranked last)."""
+    return float(np.mean(values)) if len(values) else math.inf
+
+
+RANKERS = {"after": rank_after, "before": rank_before, "none": rank_none}
+RANK_NOTES = {"after": "by the question's perplexity after each document (lowest first)",
+              "before": "by each document's perplexity after the question (lowest first)",
+              "none": "by each document's own perplexity (highest first)"}
+
+
+def reorder_two_stage(ranked: list[int]) -> list[int]:
+    """llmlingua's "two_stage": odd ranks forward, then even ranks backward (best at both ends).
+
+    >>> reorder_two_stage([10, 11, 12, 13, 14])
+    [10, 12, 14, 13, 11]
+    """
+    return ranked[0::2] + ranked[1::2][::-1]
+
+
+ORDERS = {"sort": lambda ranked: list(ranked), "original": sorted, "two_stage": reorder_two_stage}
+
+
+def dynamic_rates(n: int, tau: float, spread: float) -> np.ndarray:
+    """Keep rates of ``n`` documents in rank order: ``tau`` shifted from ``+spread`` (best) to ``-spread``.
+
+    >>> dynamic_rates(3, 0.5, 0.3).round(2).tolist(), dynamic_rates(1, 0.5, 0.3).tolist()
+    ([0.8, 0.5, 0.2], [0.5])
+    >>> dynamic_rates(2, 0.9, 0.3).round(2).tolist()                  # clipped to [MIN_RATE, 1]
+    [1.0, 0.6]
+    """
+    delta = np.linspace(abs(spread), -abs(spread), n) if n > 1 else np.zeros(n)
+    return np.clip(tau + delta, MIN_RATE, 1.0)
+
+
+def parse_condition(value: str) -> tuple[str, bool]:
+    """``condition_in_question`` as (ranking mode, token scores conditioned on the question?).
+
+    >>> parse_condition("after"), parse_condition("before_condition")
+    (('after', False), ('before', True))
+    """
+    mode = value[:-len("_condition")] if value.endswith("_condition") else value
+    if mode not in RANKERS:
+        raise InvalidRequest(f"condition_in_question={value!r}: use one of {', '.join(RANKERS)}, "
+                             "optionally with the suffix '_condition'.")
+    return mode, value.endswith("_condition")
+
+
+def check(opt: Options) -> None:
+    if opt.reorder_context not in ORDERS:
+        raise InvalidRequest(f"reorder_context={opt.reorder_context!r}: use one of {', '.join(ORDERS)}.")
+    if not 0 <= opt.dynamic_context_compression_ratio <= 1:
+        raise InvalidRequest("dynamic_context_compression_ratio must be between 0 and 1 (e.g. 0.3).")
+
+
+SCORE_NAMES = {
+    "contrastive": "question relevance: surprise without minus with the question (bits)",
+    "conditioned": "self-information given the question (bits)",
+    "plain": "self-information within its document (bits)",
+}
+
+
+def score_kind(opt: Options, conditioned: bool) -> str:
+    """Which token score the options ask for (a key of ``SCORE_NAMES``)."""
+    return "contrastive" if opt.condition_compare else ("conditioned" if conditioned else "plain")
+
+
+def token_scores(kind: str, alone: np.ndarray | None, given: np.ndarray | None) -> np.ndarray:
+    """Higher = keep: the question's effect on each token, its NLL given the question, or its plain NLL."""
+    return {"contrastive": lambda: alone - given, "conditioned": lambda: given, "plain": lambda: alone}[kind]()
+
+
+@register
+class LongLLMLingua(Method):
+    name = "longllmlingua"
+    label = "LongLLMLingua (question-aware)"
+    summary = ("Built for retrieval prompts: many documents and one question. Each document is ranked by how "
+               "well it predicts the question; the best are kept (and moved to the front), the better-ranked "
+               "ones keep more of their tokens, and inside each document the kept tokens are those the "
+               "question makes more expected (surprise without the question minus surprise with it). "
+               "Instruction and question stay verbatim.")
+    score_name = SCORE_NAMES["contrastive"]
+    score_scale = 1.0 / scoring.LN2
+    question_aware = True
+    Options = Options
+
+    def run(self, work: Work, opt: Options) -> None:
+        check(opt)
+        mode, conditioned = parse_condition(opt.condition_in_question)
+        kind, note = score_kind(opt, conditioned), RANK_NOTES[mode]
+        if not work.request.question.strip():                       # nothing to be aware of: rank as LLMLingua
+            mode, kind, note = "none", "plain", RANK_NOTES["none"] + " (no question was given)"
+        passes = Passes(work)
+        ctx = work.context_pieces()
+        ranked = rank(work, RANKERS[mode](passes, ctx))
+        room = max(work.target - work.fixed_tokens(), 0)            # target tokens left for the documents
+        kept = coarse(work, opt, ranked, room, note)
+        work.set_order(ORDERS[opt.reorder_context](kept) + [k for k in ctx if k not in kept])
+        eligible = np.isin(work.piece_of, kept)
+        if not opt.use_token_level:
+            work.keep |= eligible
+            return
+        self.score_name = SCORE_NAMES[kind]                          # this run's meaning of Token.score
+        alone = passes.need_alone(kept) if kind != "conditioned" else {}
+        given = passes.need_given_q(kept) if kind != "plain" else {}
+        tau = room / max(sum(context_tokens(work, k) for k in kept), 1)
+        rates = dynamic_rates(len(kept), tau, opt.dynamic_context_compression_ratio)
+        priority = np.full(len(work.ids), -np.inf)
+        for k, doc_rate in zip(kept, rates):
+            idx = work.token_range(k)
+            work.score[idx] = token_scores(kind, alone.get(k), given.get(k))
+            priority[idx] = rate_priority(work.score[idx], doc_rate)
+        work.fit(priority, eligible)
+        work.stages.append(Stage("fine: tokens", "tokens", int(eligible.sum()), int((work.keep & eligible).sum()),
+                                 f"documents keep rates {rates[0]:.2f} (best) to {rates[-1]:.2f} (worst) of "
+                                 f"their tokens, ranked inside each by {SCORE_NAMES[kind]}"))
+
+    @classmethod
+    def clear_cache(cls) -> None:
+        with _CACHE_LOCK:
+            _CACHE.clear()
+
+
+def rank(work: Work, scores: dict) -> list[int]:
+    """Context pieces best first; records each piece's rank and shown perplexity."""
+    ranked = sorted(scores, key=lambda k: (scores[k][0], k))
+    for r, k in enumerate(ranked):
+        work.pieces[k].rank, work.pieces[k].rank_score = r, scores[k][1]
+    return ranked
+
+
+def coarse(work: Work, opt: Options, ranked: list[int], room: int, note: str) -> list[int]:
+    """Keep the best-ranked documents within ``room`` (+ ``context_budget``) target tokens; drop the rest.
+
+    Returns the kept pieces in rank order.
+    """
+    avail = room + (opt.context_budget if opt.use_token_level else 0)
+    total = sum(context_tokens(work, k) for k in ranked)
+    if not (opt.use_context_level and len(ranked) > 1 and total > avail):
+        work.stages.append(Stage("coarse: documents", "contexts", len(ranked), len(ranked),
+                                 f"ranked {note}; all kept"))
+        return list(ranked)
+    ctx = work.context_pieces()
+    forced = {ctx[i] for i in opt.force_context_ids if 0 <= i < len(ctx)}
+    kept = choose_contexts(work, ranked, avail, overshoot=opt.use_token_level, forced=forced)
+    for k in ranked:
+        if k not in kept:
+            work.drop_piece(k)
+    work.stages.append(Stage("coarse: documents", "contexts", len(ranked), len(kept),
+                             f"ranked {note}; kept the best within {avail} tokens"))
+    return kept
