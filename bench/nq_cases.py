@@ -1,0 +1,129 @@
+"""Multi-document QA cases in the LongLLMLingua setting, built from ../shared/data/nq (no models here).
+
+Each case is one NaturalQuestions-open dev question with its gold passage placed among 9 gold passages of
+other questions (distractors), the gold one at a random position: 10 documents in the lost-in-the-middle
+QA prompt. Everything is drawn from ``random.Random`` seeded per case, so case ``i`` is the same whatever
+the number of cases asked for (a quick run is a prefix of a full one, and a resumed run rebuilds the same
+prompts). ``nq_qa.py`` compresses and answers these; this file only lays them out.
+
+Two filters keep the "is the answer still in the prompt?" figure honest: a question is used only when one
+of its gold answers occurs (SQuAD-normalised, whole words) in its gold passage and in neither the
+instruction nor the question; a distractor is never a passage that contains one of the question's answers.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from lingua_core.answers import contains_gold
+from lingua_core.result import Request
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nq" / "nq-open-oracle-dev.jsonl.gz"
+INSTRUCTION = ("Write a high-quality answer for the given question using only the provided search results "
+               "(some of which might be irrelevant).")
+DOCS_PER_CASE = 10                 # the gold passage + 9 distractors
+DOC_SEP = "\n"                     # between documents, as in the lost-in-the-middle prompt
+
+
+@dataclass(frozen=True)
+class Passage:
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Case:
+    case_id: int                   # 0, 1, 2, ... in the seeded order of the dev set
+    row: int                       # line number of the question in the data file
+    question: str                  # the bare question, as in the data file
+    answers: tuple[str, ...]       # gold answers (any one counts)
+    passages: tuple[Passage, ...]  # the 10 documents in prompt order
+    gold_pos: int                  # index of the gold passage in ``passages`` (0-based)
+
+
+def document(i: int, p: Passage) -> str:
+    """One document as the lost-in-the-middle prompt writes it (``i`` counts from 1).
+
+    >>> document(2, Passage("Paris", "Paris is the capital of France."))
+    'Document [2](Title: Paris) Paris is the capital of France.'
+    """
+    return f"Document [{i}](Title: {p.title}) {p.text}"
+
+
+def question_part(question: str) -> str:
+    """The prompt's last part, kept verbatim by every method.
+
+    >>> question_part("who wrote hamlet")
+    'Question: who wrote hamlet\\nAnswer:'
+    """
+    return f"Question: {question}\nAnswer:"
+
+
+def request(case: Case, rate: float = 1.0, method: str = "llmlingua", options=None) -> Request:
+    """The compression request for a case: instruction, the 10 documents as contexts, the question."""
+    return Request(context=[document(i + 1, p) for i, p in enumerate(case.passages)], instruction=INSTRUCTION,
+                   question=question_part(case.question), rate=rate, context_sep=DOC_SEP, method=method,
+                   options=options)
+
+
+def gold_only(case: Case) -> Request:
+    """The same prompt with the gold passage as its only document (the reader's upper reference)."""
+    gold = case.passages[case.gold_pos]
+    return Request(context=[document(1, gold)], instruction=INSTRUCTION, question=question_part(case.question),
+                   context_sep=DOC_SEP)
+
+
+def prompt_text(req: Request) -> str:
+    """The uncompressed prompt of a request (instruction, documents, question joined as ``selection.layout``)."""
+    from lingua_core.selection import layout
+
+    return layout(req)[0]
+
+
+@lru_cache(maxsize=2)
+def load_rows(path: Path = DATA) -> tuple[dict, ...]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return tuple(json.loads(line) for line in f)
+
+
+def usable(row: dict) -> bool:
+    """The gold passage holds an answer, and the instruction and question do not give it away."""
+    answers = row["answers"]
+    ctx = row["ctxs"][0]
+    fixed = INSTRUCTION + " " + question_part(row["question"])
+    return contains_gold(f"{ctx['title']} {ctx['text']}", answers) and not contains_gold(fixed, answers)
+
+
+def passage(row: dict) -> Passage:
+    ctx = row["ctxs"][0]
+    return Passage(ctx["title"], ctx["text"])
+
+
+def build_case(case_id: int, row_index: int, rows: tuple[dict, ...], seed: int) -> Case:
+    """Case ``case_id`` for question ``row_index``: 9 distractors and the gold position drawn from its own seed."""
+    rng = random.Random(seed * 1_000_003 + case_id)
+    row = rows[row_index]
+    distractors: list[Passage] = []
+    while len(distractors) < DOCS_PER_CASE - 1:
+        j = rng.randrange(len(rows))
+        cand = passage(rows[j])
+        if j == row_index or cand in distractors or contains_gold(f"{cand.title} {cand.text}", row["answers"]):
+            continue
+        distractors.append(cand)
+    gold_pos = rng.randrange(DOCS_PER_CASE)
+    docs = distractors[:gold_pos] + [passage(row)] + distractors[gold_pos:]
+    return Case(case_id, row_index, row["question"], tuple(row["answers"]), tuple(docs), gold_pos)
+
+
+def build_cases(n: int, seed: int = 0, rows: tuple[dict, ...] | None = None) -> list[Case]:
+    """The first ``n`` cases: usable questions in a seeded shuffle of the dev set."""
+    rows = rows if rows is not None else load_rows()
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    picked = [i for i in order if usable(rows[i])][:n]
+    return [build_case(k, i, rows, seed) for k, i in enumerate(picked)]

@@ -1,0 +1,63 @@
+"""The multi-document QA benchmark (bench/nq_qa.py) end to end on 2 cases: case builder, compression, reader,
+resuming and the report's table, with the real bundled model as the reader (8 new tokens). The two methods
+are the model-free floors, so the test's time goes to the reader; tests/test_methods.py covers the methods."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import nq_cases  # noqa: E402
+import nq_qa  # noqa: E402
+import nq_report  # noqa: E402
+from lingua_core.answers import contains_gold  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return nq_cases.build_cases(2, seed=0)
+
+
+def test_cases_are_seeded_prefixes_with_one_gold_document(cases):
+    assert [c.row for c in nq_cases.build_cases(5, seed=0)[:2]] == [c.row for c in cases]
+    assert nq_cases.build_cases(2, seed=0) == cases
+    for case in cases:
+        texts = [f"{p.title} {p.text}" for p in case.passages]
+        assert len(texts) == nq_cases.DOCS_PER_CASE
+        assert [contains_gold(t, case.answers) for t in texts] == [i == case.gold_pos for i in range(len(texts))]
+        prompt = nq_cases.prompt_text(nq_cases.request(case))
+        assert prompt.startswith(nq_cases.INSTRUCTION + "\n\nDocument [1](Title: ")
+        assert prompt.endswith(f"\n\nQuestion: {case.question}\nAnswer:")
+        assert f"\nDocument [{nq_cases.DOCS_PER_CASE}](Title: " in prompt
+
+
+def test_two_cases_end_to_end_resume_and_report(lm, cases, tmp_path):
+    cfg = nq_qa.Config(cases=2, methods=("random", "first_n"), ratios=(4,), accuracy_ratios=(4,),
+                       max_new_tokens=8, out=tmp_path / "rows.jsonl", device="cpu")
+    reader = nq_qa.Reader(cfg, "cpu")
+    env = {"device": "cpu", "dtype": "float32"}
+    done: dict = {}
+    assert sum(nq_qa.run_case(c, cfg, lm, reader, done, env) for c in cases) == 8
+    rows = nq_qa.load_rows(str(cfg.out))
+    assert len(rows) == 8
+    for r in rows:
+        assert isinstance(r["correct"], bool) and isinstance(r["answer"], str)
+        if r["method"] in nq_qa.REFERENCES:
+            assert r["answer_kept"] and r["ratio_achieved"] == 1.0
+        else:
+            assert 3.5 < r["ratio_achieved"] < 4.5 and r["seconds"] > 0
+    first = {r["case"]: r for r in rows if r["method"] == "first_n"}
+    assert all(r["gold_rank"] == -1 and r["first_doc"] == 0 for r in first.values())   # unranked, in order
+    # a rerun skips every row already written
+    again = nq_qa.finished(nq_qa.load_rows(str(cfg.out)))
+    assert sum(nq_qa.run_case(c, cfg, lm, reader, again, env) for c in cases) == 0
+    cells, n = nq_report.cells(rows)
+    assert n == 2 and {(c.method, c.ratio) for c in cells} == {("full", 1), ("gold_only", 1), ("random", 4),
+                                                                ("first_n", 4)}
+    text = nq_report.table(cells)
+    assert "| first_n | 4x |" in text and "gold passage alone" in text
