@@ -89,7 +89,8 @@ def option_widget(f: OptionField) -> gr.components.Component:
     if f.kind == "choice":
         return gr.Dropdown(choices=list(f.choices), **common)
     if f.kind == "list":
-        common["info"] = (f.help + "; " if f.help else "") + 'a JSON list, e.g. ["\\n", "?"], or items separated by commas'
+        example = "[0, 2] or 0, 2" if f.item in (int, float) else '["\\n", "?"] or items separated by commas'
+        common["info"] = (f.help + "; " if f.help else "") + "a list: " + example
     return gr.Textbox(**common)
 
 
@@ -211,7 +212,8 @@ def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button) -> None:
     inputs |= {w for widgets in ui.options.values() for w in widgets.values()}
     outputs = [out.stats, out.diff, out.compressed, out.heatmap, out.heat_state, out.cost, out.prompts_state,
                out.how, out.footer]
-    compress_btn.click(on_compress, inputs, outputs, api_visibility="private", concurrency_id="model")
+    compress_btn.click(on_compress, inputs, outputs, api_visibility="private", concurrency_id="model",
+                       show_progress_on=[out.diff, out.compressed])
 
     def on_method(name: str) -> dict:
         cls = REGISTRY[name]

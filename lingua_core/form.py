@@ -160,9 +160,10 @@ def backend_from(name: str, model: str = "", base_url: str = "", api_key: str = 
 
     if name not in BACKENDS:
         return get_backend(name)        # raises InvalidRequest naming the known backends
+    model, base_url, api_key = ((v or "").strip() for v in (model, base_url, api_key))
     if name in LOCAL_BACKENDS:
-        model = check_model_name(model.strip() or default_scorer(), "Local model")
-    given = {"model": model.strip(), "base_url": base_url.strip(), "api_key": api_key.strip()}
+        model = check_model_name(model or default_scorer(), "Local model")
+    given = {"model": model, "base_url": base_url, "api_key": api_key}
     known = {f.name for f in dataclass_fields(BACKENDS[name]) if f.init}
     return get_backend(name, **{k: v for k, v in given.items() if v and k in known})
 

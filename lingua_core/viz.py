@@ -10,6 +10,7 @@ it was kept. The colour bar and legend sit on top, so they stay in view at the s
 from __future__ import annotations
 
 import html
+import textwrap
 
 import numpy as np
 import plotly.graph_objects as go
@@ -24,7 +25,8 @@ STRIKE = "#3a3a3a"
 ROW_PX = 19                        # height of one wrapped line
 COL_PX = 7.3                       # width of one character column: the advance of 12 px monospace text
 DROPPED_OPACITY = 0.35
-MARGIN = dict(l=8, r=8, t=64, b=8)
+MARGIN = dict(l=8, r=8, t=80, b=8)
+TITLE_CHARS = 40                   # colour-bar title line length (longer score names wrap)
 FONT = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"
 COLOURINGS = {"self_info": "scorer self-information (bits)", "method": "the method's own score"}
 
@@ -125,10 +127,19 @@ def token_heatmap(data: HeatmapData, colour_by: str = "self_info") -> go.Figure:
     return fig
 
 
+def wrapped_title(label: str) -> str:
+    """A score name escaped and broken into short lines for the colour bar.
+
+    >>> wrapped_title("question relevance: surprise without minus with the question (bits)")
+    'question relevance: surprise without<br>minus with the question (bits)'
+    """
+    return "<br>".join(html.escape(line, quote=False) for line in textwrap.wrap(label, TITLE_CHARS))
+
+
 def _colour_bar(label: str) -> dict:
     """A horizontal colour bar above the top right corner of the text."""
     return dict(orientation="h", x=1, xanchor="right", y=1, yanchor="bottom", ypad=4, lenmode="pixels",
-                len=240, thickness=10, title=dict(text=html.escape(label, quote=False), side="top"),
+                len=240, thickness=10, title=dict(text=wrapped_title(label), side="top", font=dict(size=11)),
                 tickfont=dict(size=10))
 
 
