@@ -29,6 +29,7 @@ class Method:
     score_scale: ClassVar[float] = 1.0  # multiply stored scores by this for display (nats -> bits)
     question_aware: ClassVar[bool] = False
     Options: ClassVar[type] = NoOptions
+    offline_options: ClassVar[dict] = {}  # options that let it run with no hub access (tests, offline demos)
 
     def run(self, work: Work, options) -> None:
         raise NotImplementedError
