@@ -16,6 +16,8 @@ README table and plot (``--report`` here calls it).
     python bench/nq_qa.py --cases 200             # the README figures (resumable; see --shard, --deadline)
     python bench/nq_qa.py --accuracy-ratios 4     # downstream answers at 4x only (saves reader time)
     python bench/nq_qa.py --report                # table + plot from bench/out/nq_qa*.jsonl
+    python bench/nq_qa.py --methods longllmlingua_docs --ratios 4 --out bench/out/nq_qa_docs.jsonl \
+        --resume-from bench/out/nq_qa.jsonl          # a variant in its own file, references reused
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class Config:
     device: str | None = None                # "cpu", "cuda" or None (LINGUA_DEVICE, else auto)
     float32: bool = True                     # float32 on every device (loading.py gives a GPU bfloat16)
     data: Path = nq_cases.DATA               # the NQ oracle file
+    resume_from: str = ""                    # also skip rows found in these JSONL files (a glob), e.g. to add
+    #                                          a method in its own file without redoing the references
 
 
 # -- rows and resuming ----------------------------------------------------------------------------------------
@@ -184,7 +188,8 @@ def run_case(case: nq_cases.Case, cfg: Config, lm, reader: Reader, done: dict[st
         answer = reader(numbers["compressed"], case.answers) if wants_answer else \
             {"answer": None, "correct": None, "reader_s": None}
         row = {"key": key, "case": case.case_id, "row": case.row, "method": method, "ratio": ratio,
-               "version": source_version(method), "gold_pos": case.gold_pos, **numbers, **answer, **env, "ts": time.time()}
+               "version": source_version(method), "gold_pos": case.gold_pos, **numbers, **answer, **env,
+               "ts": time.time()}
         append(cfg.out, row)
         done[key] = row
         made += 1
@@ -231,7 +236,7 @@ def run(cfg: Config) -> None:
     env = environment(lm, cfg)
     cases = [c for c in nq_cases.build_cases(cfg.cases, cfg.seed, nq_cases.load_rows(cfg.data))
              if c.case_id % cfg.shard[1] == cfg.shard[0]]
-    done = finished(load_rows(str(cfg.out)))
+    done = finished((load_rows(cfg.resume_from) if cfg.resume_from else []) + load_rows(str(cfg.out)))
     print(f"{len(cases)} cases, methods {', '.join(cfg.methods)}, ratios {cfg.ratios}, on {env['device']} "
           f"({env['dtype']}); {len(done)} rows already in {cfg.out}", flush=True)
     started, slowest = time.perf_counter(), 0.0
@@ -264,6 +269,7 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
     p.add_argument("--device", default=None, help="cpu or cuda (default: LINGUA_DEVICE, else auto)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--data", type=Path, default=nq_cases.DATA)
+    p.add_argument("--resume-from", default="", help="glob of other JSONL files whose rows count as done")
     p.add_argument("--report", action="store_true", help="print the table and write the plot, then exit")
     p.add_argument("--rows", default=str(OUT / "nq_qa*.jsonl"), help="--report: JSONL files to read (glob)")
     p.add_argument("--plot", type=Path, default=ROOT / "assets" / "bench_nq_qa.png", help="--report: image")
@@ -272,7 +278,7 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
     cfg = Config(cases=10 if a.quick else a.cases, seed=a.seed, methods=tuple(a.methods), ratios=tuple(a.ratios),
                  accuracy_ratios=tuple(a.ratios if a.accuracy_ratios is None else a.accuracy_ratios),
                  max_new_tokens=a.max_new_tokens, out=a.out, shard=(i, n), deadline_s=a.deadline,
-                 device=a.device, data=a.data)
+                 device=a.device, data=a.data, resume_from=a.resume_from)
     return cfg, a
 
 

@@ -17,7 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-ORDER = ("longllmlingua", "longllmlingua_docs", "llmlingua", "selective_context", "random", "first_n")  # table order; others follow
+# table order; methods not named here follow
+ORDER = ("longllmlingua", "longllmlingua_docs", "llmlingua", "selective_context", "random", "first_n")
 GOAL_KEPT = 0.70           # issue 3: LongLLMLingua keeps the answer in at least 70% of cases at 4x
 GOAL_GAP = 0.5             # ... and its 4x accuracy closes at least half the full -> gold-only gap
 
@@ -195,7 +196,9 @@ def plot_matplotlib(cs: list[Cell], path: Path, title: str) -> None:
         left.plot(x, [100 * p.kept for p in pts], marker="o", label=method)
         right.plot(x, [100 * p.accuracy for p in pts], marker="o", label=method)
     for c, style in zip([c for c in cs if c.ratio == 1], ("--", ":")):
-        right.axhline(100 * c.accuracy, color="grey", linestyle=style, label=label(c.method))
+        right.axhline(100 * c.accuracy, color="grey", linestyle=style)
+        right.annotate(label(c.method), (0.02, 100 * c.accuracy), xycoords=("axes fraction", "data"),
+                       xytext=(0, 3), textcoords="offset points", fontsize=8, color="dimgrey")
     for ax, name in ((left, "gold answer still in the prompt"), (right, "reader accuracy (SmolLM2-135M)")):
         ax.set_xscale("log", base=2)
         ax.set_xticks([2, 4, 8], ["2x", "4x", "8x"])
@@ -204,7 +207,7 @@ def plot_matplotlib(cs: list[Cell], path: Path, title: str) -> None:
         ax.set_ylim(bottom=0)
         ax.set_title(name)
         ax.grid(alpha=0.3)
-    right.legend(fontsize=8, loc="center right")
+    left.legend(fontsize=8, loc="upper right")
     fig.suptitle(title)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -217,7 +220,8 @@ def plot(cs: list[Cell], path: Path, title: str) -> str:
         plot_plotly(cs, path, title)
         return "plotly"
     except (ImportError, ValueError, RuntimeError, OSError) as exc:   # kaleido missing, or cannot start Chrome
-        print(f"plotly static export unavailable ({type(exc).__name__}: {str(exc)[:120]!r}); using matplotlib")
+        why = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
+        print(f"plotly static export unavailable ({why}); using matplotlib")
         plot_matplotlib(cs, path, title)
         return "matplotlib"
 
@@ -228,7 +232,8 @@ def main(rows: list[dict], plot_path: Path, cfg=None) -> None:
         return
     cs, n = cells(rows)
     print(f"{n} cases complete for every method and ratio; rows from {devices(latest(rows))}")
-    print("\n".join(mixed_versions(latest(rows))) + "\n")
+    used = [r for r in latest(rows) if r["case"] in complete_cases(latest(rows))]
+    print("\n".join(mixed_versions(used)) + "\n")
     print(f"(s / case: compression only, on {main_device(latest(rows))})")
     print(table(cs))
     print()
