@@ -238,7 +238,7 @@ def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button) -> None:
 
 
 def build_examples(ui: Inputs, gold: gr.Textbox) -> None:
-    found = examples.all_examples(ASSETS)
+    found = examples.all_examples()
     gr.Examples(
         [[e.instruction, e.context_text, e.question, e.method, e.ratio, "ratio", form.encode_escapes(e.context_sep),
           e.answer] for e in found],
@@ -295,13 +295,13 @@ def prices() -> list:
 
 def example_names() -> list:
     """The bundled examples' names and labels."""
-    return [{"name": e.name, "label": e.label} for e in examples.all_examples(ASSETS)]
+    return [{"name": e.name, "label": e.label} for e in examples.all_examples()]
 
 
 @api_safe
 def example(name: str) -> dict:
     """One bundled example's fields (ready to pass to /compress) and its source."""
-    e = examples.by_name(name, ASSETS)
+    e = examples.by_name(name)
     return {"instruction": e.instruction, "context": e.context_text, "question": e.question, "method": e.method,
             "ratio": e.ratio, "context_sep": form.encode_escapes(e.context_sep), "source": e.source,
             "answer": e.answer}

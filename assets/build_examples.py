@@ -4,7 +4,7 @@ The app never runs this: it reads the JSON files this writes (see ``lingua_core/
 examples work offline and on a Space without the data sets. The meeting transcript and the structured JSON
 prompt are written by hand and are not touched here.
 
-    python assets/build_examples.py            # writes assets/gsm8k_cot.json and assets/nq_rag.json
+    python assets/build_examples.py     # writes assets/examples/gsm8k_cot.json and assets/examples/nq_rag.json
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def nq_rag() -> dict:
 
 def main() -> None:
     for example in (gsm8k_cot(), nq_rag()):
-        path = HERE / f"{example['name']}.json"
+        path = HERE / "examples" / f"{example['name']}.json"
         path.write_text(json.dumps(example, indent=1, ensure_ascii=False) + "\n")
         print(f"wrote {path.name}: {len(example['context'])} contexts")
 

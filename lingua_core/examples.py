@@ -1,4 +1,4 @@
-"""The app's ready-made examples: JSON files in ``assets/``, read at start-up (no model or network work).
+"""The app's ready-made examples: JSON files in ``assets/examples/``, read at start-up (no model or network work).
 
 Each file holds one prompt split the way the app's form is (instruction, contexts, question), the method and
 ratio that show it off, and where the text comes from. ``assets/build_examples.py`` writes the data-set ones;
@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import InvalidRequest
 from .methods import REGISTRY
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "examples"
 ORDER = ("gsm8k_cot", "nq_rag", "meeting", "structured_json")   # how the app lists them
 FALLBACK_METHOD = "llmlingua"
 

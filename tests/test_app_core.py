@@ -93,7 +93,7 @@ def report(lm, gsm8k):
     """One real compression through the app's pipeline, with the progress it reported."""
     demos, question = gsm8k
     seen = []
-    out = pipeline.run(form.Form(context="\n\n".join(demos[:4]), question=question, ratio=6.0),
+    out = pipeline.run(form.Form(context="\n\n".join(demos[:3]), question=question, ratio=5.0),
                        lambda frac, msg: seen.append((frac, msg)))
     return out, seen
 
