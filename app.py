@@ -141,6 +141,7 @@ class Outputs:
     how: gr.Markdown
     heat_state: gr.State            # the heatmap numbers, to recolour without compressing again
     prompts_state: gr.State         # (original, compressed), to re-price without compressing again
+    report_state: gr.State          # the latest compression, for the heatmap step that follows it
     footer: gr.Markdown | None = None
 
 
@@ -169,7 +170,7 @@ def build_outputs() -> Outputs:
             default = REGISTRY[DEFAULT_METHOD]
             how = gr.Markdown(views.how_it_works_md(default.label, default.summary), elem_id="how")
     return Outputs(stats, diff, compressed, colour_by, heatmap, requests_per_day, output_tokens, cost, how,
-                   gr.State(), gr.State())
+                   gr.State(), gr.State(), gr.State())
 
 
 # -- handlers --------------------------------------------------------------------------------------------------
@@ -183,15 +184,14 @@ def form_from(ui: Inputs, v: dict) -> form.Form:
 
 
 def shown_report(out: Outputs, report: pipeline.Report, v: dict) -> dict:
-    """Every output component's new value for a finished compression."""
+    """Every output component's new value for a finished compression (the heatmap follows separately)."""
     r = report.result
     cls = REGISTRY[r.method]
     estimate = savings.estimate(r.origin_tokens, r.compressed_tokens, r.target_model,
                                 int(v[out.requests_per_day]), int(v[out.output_tokens]))
     return {
         out.stats: views.stats_html(r), out.diff: views.diff_html(r), out.compressed: r.compressed,
-        out.heatmap: viz.token_heatmap(report.heat, v[out.colour_by]), out.heat_state: report.heat,
-        out.cost: views.cost_html(estimate), out.prompts_state: (r.original, r.compressed),
+        out.report_state: report, out.cost: views.cost_html(estimate), out.prompts_state: (r.original, r.compressed),
         out.how: views.how_it_works_md(cls.label or r.method, cls.summary, r),
         out.footer: views.footer_md(report.scorer, report.scorer_source, lingua_core.__version__, report.device),
     }
@@ -201,19 +201,29 @@ def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button) -> None:
     @gpu
     def on_compress(v: dict, progress=gr.Progress()) -> dict:
         try:
-            report = pipeline.run(form_from(ui, v), lambda frac, msg: progress(frac, desc=msg))
+            report = pipeline.run(form_from(ui, v), lambda frac, msg: progress(frac, desc=msg), with_heatmap=False)
         except LinguaError as exc:
             raise gr.Error(str(exc)) from exc
         return shown_report(out, report, v)
+
+    @gpu
+    def on_heatmap(report: pipeline.Report, colour_by: str, progress=gr.Progress()):
+        try:
+            pipeline.add_heatmap(report, lambda frac, msg: progress(frac, desc=msg))
+        except LinguaError as exc:
+            raise gr.Error(str(exc)) from exc
+        return viz.token_heatmap(report.heat, colour_by), report.heat
 
     inputs = {ui.instruction, ui.context, ui.question, ui.method, ui.scorer, ui.budget_mode, ui.ratio,
               ui.target_tokens, ui.target_llm, ui.context_sep, out.colour_by, out.requests_per_day,
               out.output_tokens}
     inputs |= {w for widgets in ui.options.values() for w in widgets.values()}
-    outputs = [out.stats, out.diff, out.compressed, out.heatmap, out.heat_state, out.cost, out.prompts_state,
-               out.how, out.footer]
+    outputs = [out.stats, out.diff, out.compressed, out.report_state, out.cost, out.prompts_state, out.how,
+               out.footer]
     compress_btn.click(on_compress, inputs, outputs, api_visibility="private", concurrency_id="model",
-                       show_progress_on=[out.diff, out.compressed])
+                       show_progress_on=[out.diff, out.compressed]
+                       ).success(on_heatmap, [out.report_state, out.colour_by], [out.heatmap, out.heat_state],
+                                 api_visibility="private", concurrency_id="model")
 
     def on_method(name: str) -> dict:
         cls = REGISTRY[name]
@@ -260,7 +270,7 @@ def compress(instruction: str, context: str, question: str = "", method: str = D
     ``target_tokens`` > 0 sets a token budget instead of the ratio; ``with_tokens`` adds every token's scores."""
     f = form.Form(instruction, context, question, method, scorer or form.default_scorer(), ratio, target_tokens,
                   context_sep, target_llm, dict(options or {}))
-    return pipeline.as_dict(pipeline.run(f), with_tokens)
+    return pipeline.as_dict(pipeline.run(f, with_heatmap=with_tokens), with_tokens)
 
 
 @api_safe
@@ -331,7 +341,7 @@ def build_app() -> gr.Blocks:
         out.footer = gr.Markdown(views.footer_md(form.default_scorer(), form.source_hint(form.default_scorer()),
                                                  lingua_core.__version__), elem_classes="lc-footer")
         clear_btn.add([ui.instruction, ui.context, ui.question, out.stats, out.diff, out.compressed, out.heatmap,
-                       out.cost, out.heat_state, out.prompts_state])
+                       out.cost, out.heat_state, out.prompts_state, out.report_state])
         wire(ui, out, compress_btn)
         build_api()
     return demo

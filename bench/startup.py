@@ -8,6 +8,9 @@ For each start it launches ``app.py`` on a free loopback port and reports second
 fresh, empty LINGUA_CACHE_DIR, so the bundled GGUF is converted again; "warm" reuses that cache. Python's
 own files stay in the OS page cache either way. Then, on the warm app, one /compress call of the CoT example
 at 10x through gradio_client: the request's wall time, the compression alone and the heatmap pass.
+
+Wall times depend on what else the machine is doing, so the app process's CPU seconds (user + system, from
+/proc) are printed too: on an otherwise idle machine the wall time is roughly CPU seconds / cores used.
 """
 
 from __future__ import annotations
@@ -49,6 +52,15 @@ def wait_for(check, started: float, what: str) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rendered_s(url: str, started: float) -> float | None:
     """Seconds from ``started`` until Chromium shows the Compress button; None without a browser."""
     try:
@@ -76,23 +88,28 @@ def start(cache_dir: str, log_path: Path) -> tuple[subprocess.Popen, str, dict]:
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
                             stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
     figures = {"page served": wait_for(lambda: serving(url), started, "the page")}
+    figures["(app CPU s so far)"] = cpu_seconds(proc.pid)
     figures["page rendered"] = rendered_s(url, started)
     figures["scorer warm"] = wait_for(lambda: "warmed up" in log_path.read_text() or proc.poll() is not None,
                                       started, "the warm-up")
+    figures["(app CPU s, warm)"] = cpu_seconds(proc.pid)
     if proc.poll() is not None:
         raise SystemExit(f"app.py exited:\n{log_path.read_text()[-2000:]}")
     return proc, url, figures
 
 
-def compress_cot(url: str) -> dict:
+def compress_cot(url: str, pid: int) -> dict:
     from gradio_client import Client
 
     client = Client(url, verbose=False)
     ex = client.predict("gsm8k_cot", api_name="/example")
-    started = time.perf_counter()
+    cpu, started = cpu_seconds(pid), time.perf_counter()
     out = client.predict(ex["instruction"], ex["context"], ex["question"], "llmlingua", "bundled", 10.0, 0,
-                         ex["context_sep"], "gpt-4", {}, False, api_name="/compress")
-    return {"request (wall)": time.perf_counter() - started, "compression": out["seconds"],
+                         ex["context_sep"], "gpt-4", {}, True, api_name="/compress")  # True: heatmap pass too
+    after = cpu_seconds(pid)
+    return {"request (wall)": time.perf_counter() - started,
+            "(app CPU s)": after - cpu if cpu is not None and after is not None else None,
+            "compression": out["seconds"],
             "heatmap pass": out["heatmap_seconds"],
             "origin tokens": out["origin_tokens"], "compressed tokens": out["compressed_tokens"],
             "ratio": out["ratio"]}
@@ -101,13 +118,13 @@ def compress_cot(url: str) -> dict:
 def show(title: str, figures: dict) -> None:
     print(title)
     for name, value in figures.items():
-        shown = "n/a (no chromium/playwright)" if value is None else (
+        shown = "n/a" if value is None else (
             f"{value:.2f} s" if isinstance(value, float) and name not in ("ratio",) else f"{value:.4g}")
         print(f"  {name:<20} {shown}")
 
 
 def main() -> None:
-    print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+    print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}; load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="lingua-bench-") as cache:
         for label in ("cold start (empty model cache)", "warm start (cached model)"):
             log = Path(cache) / "app.log"
@@ -118,7 +135,7 @@ def main() -> None:
                 show(label, figures)
                 if label.startswith("warm"):
                     show("one compression of the GSM8K CoT example at 10x (heatmap pass included in wall)",
-                         compress_cot(url))
+                         compress_cot(url, proc.pid))
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)

