@@ -12,6 +12,7 @@ Median of ``--repeat`` runs.
 
     python bench/sweep_speed.py                 # all offline methods, 1 run each
     python bench/sweep_speed.py --repeat 3 --methods llmlingua
+    python bench/sweep_speed.py --threads 1     # on a busy machine: read the CPU-time column
 """
 
 from __future__ import annotations
@@ -87,11 +88,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--methods", nargs="*", default=None, help="registry names (default: all)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); 1 gives "
+                        "steady CPU times when other jobs share the machine")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     lm = load_model("bundled")
     demos, question = gsm8k_prompt(8)
     request = Request(context=demos, question=question)
-    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    import torch
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+          f"torch threads: {torch.get_num_threads()}")
     print("| method | one compression at 4x (s) | 10-point sweep (s) | its compressions (s) | info pass (s) "
           "| sweep / one | sweep / one, CPU time | compressions / one |")
     print("|---|---|---|---|---|---|---|---|")
