@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import random
+from dataclasses import fields
 
 import pytest
 
@@ -42,6 +43,11 @@ def nq_case(rows: list[dict], i: int, n_others: int = 4, seed: int = 0) -> tuple
 
 def offline_options(name: str) -> dict:
     return dict(getattr(REGISTRY[name], "offline_options", {}) or {})
+
+
+def taking(option: str) -> list[str]:
+    """The registered methods whose Options have a field ``option``."""
+    return sorted(n for n, cls in REGISTRY.items() if option in {f.name for f in fields(cls.Options)})
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +108,24 @@ def test_deterministic(lm, nq_rows, name):
             pytest.skip(f"{name}: {e}")
     assert out[0].compressed == out[1].compressed
     assert [t.kept for t in out[0].tokens] == [t.kept for t in out[1].tokens]
+
+
+@pytest.mark.parametrize("name", taking("force_context_ids"))
+def test_forced_contexts_survive(lm, case, name):
+    docs, question, _ = case
+    options = {**offline_options(name), "force_context_ids": (3,)}
+    r = compress(Request(context=docs, question=question, target_token=120, method=name, options=options), lm)
+    assert r.pieces[3].role == "context" and r.pieces[3].kept
+    assert any(t.kept for t in r.tokens if t.piece == 3)
+
+
+@pytest.mark.parametrize("name", taking("force_tokens"))
+def test_forced_tokens_survive(lm, case, name):
+    docs, question, _ = case
+    forced = docs[2].split()[0]
+    options = {**offline_options(name), "force_tokens": (forced,)}
+    r = compress(Request(context=docs, question=question, rate=0.2, method=name, options=options), lm)
+    assert r.compressed.count(forced) >= "\n\n".join(docs).count(forced)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, cls in REGISTRY.items() if cls.question_aware))

@@ -21,7 +21,9 @@ and tokens matter for *this question*?". Every step uses the question:
    meets the budget in the target LLM's tokenizer.
 
 Unlike llmlingua's windowed pass, each document is scored on its own (not given the documents kept before
-it): retrieved passages are independent, and packing makes the whole method about two forward passes.
+it): retrieved passages are independent, and packing makes the whole method about two forward passes. The
+passes are cached per document, so a rate sweep over one prompt scores it once. Without a question the
+method ranks and scores as LLMLingua does, and its coarse stage's note says so.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -44,13 +47,16 @@ RANK_SUFFIX = " We can get the answer to this question in the given documents." 
 MIN_RATE = 0.02     # a document's keep rate never reaches 0, so its tokens still rank among themselves
 
 
+Condition = Literal["after", "before", "none", "after_condition", "before_condition", "none_condition"]
+Order = Literal["sort", "original", "two_stage"]
+
+
 @dataclass
 class Options:
-    condition_in_question: str = "after"     # rank by the question after each document, "before" it, or "none";
-    #                                          a "_condition" suffix conditions token scores on the question
-    reorder_context: str = "sort"            # kept documents: "sort" (best first), "original", "two_stage"
-    dynamic_context_compression_ratio: float = 0.3  # keep-rate spread: best kept doc +d, worst -d
-    condition_compare: bool = True           # token score = NLL without the question - NLL with it
+    condition_in_question: Condition = "after"  # question after or before each doc; "_condition": token scores too
+    reorder_context: Order = "sort"          # kept documents: best first, as given, or best at both ends (two_stage)
+    dynamic_context_compression_ratio: float = 0.3  # keep-rate spread: the best kept doc keeps +d, the worst -d
+    condition_compare: bool = True           # token score = NLL without the question minus NLL with it
     context_budget: int = 100                # target tokens the coarse stage may keep beyond the budget
     use_context_level: bool = True           # coarse stage: drop whole documents by rank
     use_token_level: bool = True             # fine stage: drop single tokens
