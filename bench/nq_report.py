@@ -111,7 +111,7 @@ def table(cs: list[Cell]) -> str:
              "| gold doc ranked 1st |", "|---|---|---|---|---|---|---|---|"]
     for c in cs:
         asked = "–" if c.ratio == 1 else f"{c.ratio}x"
-        seconds = "–" if c.ratio == 1 else f"{c.seconds:.2f}"
+        seconds = "–" if c.ratio == 1 or math.isnan(c.seconds) else f"{c.seconds:.2f}"
         lines.append(f"| {label(c.method)} | {asked} | {pct(c.kept)} | {c.achieved:.2f}x | {seconds} | "
                      f"{pct(c.accuracy)} | {pct(c.gold_doc_kept)} | {pct(c.gold_first)} |")
     return "\n".join(lines)
@@ -180,8 +180,8 @@ def plot_plotly(cs: list[Cell], path: Path, title: str) -> None:
     fig.update_xaxes(type="log", title="achieved ratio (original / compressed tokens)", tickvals=[1.5, 2, 4, 8, 12])
     fig.update_yaxes(title="% of cases", rangemode="tozero")
     fig.update_layout(title=title, width=1100, height=450, template="plotly_white")
+    fig.write_image(path)                    # raises when kaleido is missing: nothing is written then
     fig.write_html(path.with_suffix(".html"))
-    fig.write_image(path)
 
 
 def plot_matplotlib(cs: list[Cell], path: Path, title: str) -> None:
