@@ -51,6 +51,12 @@ EXCLUDED = {   # registered methods left out of the figures, and why
 REFERENCES = {"full": "the full prompt", "gold_only": "the gold passage alone"}
 VARIANTS = {   # opt-in rows (--methods NAME): a registered method with other options, for diagnosis
     "longllmlingua_docs": ("longllmlingua", {"use_token_level": False}),   # whole best-ranked documents only
+    # the two knobs that decide how many documents survive and how whole the best one stays, spelled out
+    # so a row means the same whatever the method's defaults are
+    "longllmlingua_cb100_d3": ("longllmlingua", {"context_budget": 100, "dynamic_context_compression_ratio": 0.3}),
+    "longllmlingua_cb0_d3": ("longllmlingua", {"context_budget": 0, "dynamic_context_compression_ratio": 0.3}),
+    "longllmlingua_cb0_d5": ("longllmlingua", {"context_budget": 0, "dynamic_context_compression_ratio": 0.5}),
+    "longllmlingua_cb100_d6": ("longllmlingua", {"context_budget": 100, "dynamic_context_compression_ratio": 0.6}),
 }
 
 
