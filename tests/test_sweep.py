@@ -121,3 +121,12 @@ def test_geometric_ratios():
     r = geometric_ratios(1.5, 20, 10)
     assert len(r) == 10 and r[0] == 1.5 and math.isclose(r[-1], 20)
     assert all(b / a == pytest.approx(r[1] / r[0]) for a, b in zip(r, r[1:]))
+
+
+def test_llmlingua_sweeps_need_at_most_two_scoring_passes():
+    """Every keep share below 1 snaps to one of two levels, so any ratio sweep runs LLMLingua's conditioning
+    pass at most twice (the issue's bar: a 10-point sweep costs at most 4x one compression)."""
+    shares = np.geomspace(1e-4, 0.999, 200)
+    assert len(llmlingua.SHARE_LEVELS) == 2
+    assert {llmlingua.share_level(s) for s in shares} == set(llmlingua.SHARE_LEVELS)
+    assert llmlingua.share_level(1.0) == 1.0

@@ -72,16 +72,27 @@ def feed_plan(work: Work) -> list[tuple[int, int]]:
     return plan
 
 
-def share_level(share: float) -> float:
-    """The provisional keep share rounded to a power of two (at least 1/64), so one scoring pass serves
-    every budget that rounds the same way (ratio sweeps reuse it; results stay identical to ``compress``).
+SHARE_LEVELS = (0.5, 0.125)             # provisional keep shares a scoring pass is run at (see share_level)
 
-    >>> share_level(0.67), share_level(0.3), share_level(1.0), share_level(0.04), share_level(0.0)
-    (0.5, 0.25, 1.0, 0.03125, 0.015625)
+
+def share_level(share: float) -> float:
+    """The provisional keep share snapped to one of ``SHARE_LEVELS`` (nearest on a log scale), so one scoring
+    pass serves every budget that snaps the same way: a ratio sweep from 1.5x to 20x needs two passes (plus
+    one at 1.0 for a budget that keeps every context token). Results stay identical to ``compress``.
+
+    Two levels, a factor of 4 apart: with every power of two down to 1/64 a 10-point sweep ran six passes
+    (6-7x one compression). The price: past about 4x the cache keeps an eighth of each window, more than the
+    final prompt keeps (the reference llmlingua caches exactly the tokens it keeps), so high ratios score
+    each token given somewhat more of the earlier text.
+
+    >>> share_level(0.67), share_level(0.3), share_level(1.0), share_level(0.2), share_level(0.04), share_level(0.0)
+    (0.5, 0.5, 1.0, 0.125, 0.125, 0.125)
     """
     if share >= 1:
         return 1.0
-    return 2.0 ** max(round(math.log2(share)), -6) if share > 0 else 2.0 ** -6
+    if share <= 0:
+        return SHARE_LEVELS[-1]
+    return min(SHARE_LEVELS, key=lambda level: (abs(math.log(share / level)), -level))
 
 
 _PASSES: OrderedDict = OrderedDict()    # recent scoring passes: key -> (scores by plan position)
