@@ -269,7 +269,7 @@ def compress(instruction: str, context: str, question: str = "", method: str = D
     """Compress a prompt. ``options`` are the method's own options by name (see /methods);
     ``target_tokens`` > 0 sets a token budget instead of the ratio; ``with_tokens`` adds every token's scores."""
     f = form.Form(instruction, context, question, method, scorer or form.default_scorer(), ratio, target_tokens,
-                  context_sep, target_llm, dict(options or {}))
+                  context_sep, target_llm, options if options is not None else {})
     return pipeline.as_dict(pipeline.run(f, with_heatmap=with_tokens), with_tokens)
 
 
@@ -322,7 +322,7 @@ def build_api() -> None:
         gr.api(fn, api_name=fn.__name__, concurrency_id="model" if fn is compress else None)
     gr.api(example_names, api_name="examples")
     gr.api(example, api_name="example")
-    gr.api(gpu(downstream_tab.answers_api), api_name="answers", concurrency_id="model")
+    gr.api(gpu(downstream_tab.answers_api), api_name="answers", **downstream_tab.CONCURRENCY)
 
 
 # -- the page ----------------------------------------------------------------------------------------------------

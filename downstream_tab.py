@@ -5,6 +5,15 @@ OpenAI-compatible server -- and streams both answers side by side with their lat
 given reference answers, whether each is right. The work is ``lingua_core.compare``'s; the backend comes
 from ``lingua_core.form.backend_from`` (a local model must be on the allow-list). Kept apart from the
 compression view: nothing is sent anywhere unless this section's button is pressed.
+
+Queueing, on purpose: the section's events run in their own queue group (``CONCURRENCY``, up to
+``HTTP_CONCURRENCY`` at once), so answers from HTTP servers -- which wait on the network, not on this
+machine -- run side by side and never wait behind a compression. The local model shares the device with
+the scorer, so its answers advance one step at a time under the scorer's lock (``pipeline.model_steps``):
+model work stays one pass at a time. Compression events use the app's "model" group (limit 1).
+
+The base-URL field is shown only when the host allows custom backends (``LINGUA_ALLOW_CUSTOM_BACKEND``);
+the host's key (``OPENAI_API_KEY``) is sent only to the host's own URL, never to one a visitor types.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from dataclasses import asdict
 
 import gradio as gr
 
-from lingua_core import compare, form, views
+from lingua_core import compare, form, pipeline, views
 from lingua_core.backends import REGISTRY as BACKENDS
 from lingua_core.config import settings
 from lingua_core.errors import LinguaError
@@ -22,6 +31,18 @@ EXPLAIN = ("Does the compressed prompt still get the right answer? Send both pro
            "model runs here, offline (the small bundled model answers poorly, but it shows the mechanics); an "
            "OpenAI-compatible server (OpenAI, vLLM, Ollama, ...) gets both prompts at once. Your key is used "
            "for these two requests only: it is not stored or logged.")
+HTTP_CONCURRENCY = 8                         # HTTP answers at once (local ones still take turns on the device)
+CONCURRENCY = dict(concurrency_id="downstream", concurrency_limit=HTTP_CONCURRENCY)
+
+
+def url_field_shown() -> bool:
+    """Visitors may type a base URL only where the host allows custom backends."""
+    return settings().allow_custom_backend
+
+
+def answer_steps(name: str, states):
+    """The comparison's states; a local model's advance under the scorer's lock (see the module docstring)."""
+    return pipeline.model_steps(states) if name in form.LOCAL_BACKENDS else states
 
 
 def build(prompts_state: gr.State, target_llm: gr.Dropdown, gold: gr.Textbox, gpu=lambda fn: fn) -> None:
@@ -36,7 +57,8 @@ def build(prompts_state: gr.State, target_llm: gr.Dropdown, gold: gr.Textbox, gp
             local_model = gr.Dropdown(form.allowed_scorers(), value=form.default_scorer(), label="Local model")
             base_url = gr.Textbox(settings().backend_url, label="Server base URL", visible=False)
             remote_model = gr.Textbox(settings().backend_model, label="Model name on the server", visible=False)
-            api_key = gr.Textbox(type="password", label="API key (empty: the host's, if any)", visible=False)
+            api_key = gr.Textbox(type="password", label="API key (empty: the host's, for the host's server only)",
+                                 visible=False)
         with gr.Row():
             max_new = gr.Slider(16, 1024, value=128, step=16, label="Max new tokens per answer")
             gold.render()
@@ -48,8 +70,8 @@ def build(prompts_state: gr.State, target_llm: gr.Dropdown, gold: gr.Textbox, gp
 
     def on_backend(name: str):
         local = name in form.LOCAL_BACKENDS
-        return (gr.Dropdown(visible=local), gr.Textbox(visible=not local), gr.Textbox(visible=not local),
-                gr.Textbox(visible=not local))
+        return (gr.Dropdown(visible=local), gr.Textbox(visible=not local and url_field_shown()),
+                gr.Textbox(visible=not local), gr.Textbox(visible=not local))
 
     backend.change(on_backend, backend, [local_model, base_url, remote_model, api_key], api_visibility="private")
 
@@ -59,15 +81,15 @@ def build(prompts_state: gr.State, target_llm: gr.Dropdown, gold: gr.Textbox, gp
             raise gr.Error("Compress a prompt first: the answers compare the original and the compressed one.")
         try:
             chosen = form.backend_from(name, local if name in form.LOCAL_BACKENDS else remote, url, key)
-            for c in compare.compare_stream(prompts[0], prompts[1], chosen, form.gold_list(golds), llm,
-                                            int(max_tokens)):
+            states = compare.compare_stream(prompts[0], prompts[1], chosen, form.gold_list(golds), llm,
+                                            int(max_tokens))
+            for c in answer_steps(name, states):
                 yield c.original.answer.text, c.compressed.answer.text, views.comparison_html(c)
         except LinguaError as exc:
             raise gr.Error(str(exc)) from exc
 
     ask.click(on_ask, [prompts_state, backend, local_model, base_url, remote_model, api_key, max_new, gold,
-                       target_llm], [original, compressed, table], api_visibility="private",
-              concurrency_id="model")
+                       target_llm], [original, compressed, table], api_visibility="private", **CONCURRENCY)
 
 
 def answers_api(original: str, compressed: str, backend: str = "local", model: str = "", base_url: str = "",
@@ -77,8 +99,11 @@ def answers_api(original: str, compressed: str, backend: str = "local", model: s
     against ``gold_answers`` (one per line) and the answers' agreement."""
     try:
         chosen = form.backend_from(backend, model, base_url, api_key)
-        c = compare.compare(original, compressed, chosen, form.gold_list(gold_answers), target_llm,
-                            int(max_new_tokens))
+        states = compare.compare_stream(original, compressed, chosen, form.gold_list(gold_answers), target_llm,
+                                        form.whole_number(max_new_tokens, "max_new_tokens"))
+        c = None
+        for c in answer_steps(backend, states):
+            pass
     except LinguaError as exc:
         raise gr.Error(str(exc)) from exc
     return {**asdict(c), "saved_usd": c.saved_usd}

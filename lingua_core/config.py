@@ -18,7 +18,12 @@ Every variable is optional. Each entry below says what it does and what happens 
                          e.g. http://localhost:11434/v1 for Ollama, http://localhost:8000/v1 for vLLM).
     LINGUA_BACKEND_MODEL Model name sent to that backend (default gpt-4o-mini).
     OPENAI_API_KEY       Key for that backend (default none: the app's password field, or servers that
-                         need no key). Held in a ``Secret``: never logged, shown or written.
+                         need no key). Held in a ``Secret``: never logged, shown or written, and sent
+                         only to LINGUA_BACKEND_URL -- a base URL typed by a visitor gets the visitor's
+                         key or none, never the host's.
+    LINGUA_ALLOW_CUSTOM_BACKEND  "0" hides the app's base-URL field and refuses any backend URL other than
+                         LINGUA_BACKEND_URL (default on). Turn it off on a public Space: the server then
+                         sends prompts only where the host chose, never to an address a visitor types.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ DEFAULT_BACKEND_URL = "https://api.openai.com/v1"
 DEFAULT_BACKEND_MODEL = "gpt-4o-mini"
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def _flag(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    return default if not raw else raw in {"1", "true", "yes", "on"}
 
 
 def _int(name: str, default: int) -> int:
@@ -61,6 +67,7 @@ class Settings:
     backend_url: str = DEFAULT_BACKEND_URL        # OpenAI-compatible backend's base URL
     backend_model: str = DEFAULT_BACKEND_MODEL    # model name sent to that backend
     openai_api_key: Secret = field(default_factory=Secret, repr=False)  # masked; reveal() only to send
+    allow_custom_backend: bool = True             # visitors may point the downstream panel at their own server
 
 
 def settings() -> Settings:
@@ -80,4 +87,5 @@ def settings() -> Settings:
         backend_url=env.get("LINGUA_BACKEND_URL", "").strip() or DEFAULT_BACKEND_URL,
         backend_model=env.get("LINGUA_BACKEND_MODEL", "").strip() or DEFAULT_BACKEND_MODEL,
         openai_api_key=Secret(env.get("OPENAI_API_KEY")),
+        allow_custom_backend=_flag("LINGUA_ALLOW_CUSTOM_BACKEND", default=True),
     )

@@ -69,6 +69,18 @@ def split_context(text: str, sep: str) -> list[str]:
     return [part.strip("\r\n") for part in text.split(sep) if part.strip()]
 
 
+def whole_number(value, name: str) -> int:
+    """``value`` as an int, or an ``InvalidRequest`` naming the field (NaN, infinity, text, None).
+
+    >>> whole_number(200.0, "target tokens"), whole_number("12", "max new tokens")
+    (200, 12)
+    """
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidRequest(f"{name} must be a whole number; got {value!r}.") from None
+
+
 def ratio_to_rate(ratio: float) -> float:
     """A compression ratio ("4x") as the kept fraction.
 
@@ -137,13 +149,29 @@ def method_options(method: str, given: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def _text_fields(form: Form) -> None:
+    """Empty boxes may arrive as None (API clients); anything else that is not text is refused."""
+    for name in ("instruction", "context", "question", "context_sep"):
+        value = getattr(form, name)
+        if value is None:
+            setattr(form, name, "")
+        elif not isinstance(value, str):
+            raise InvalidRequest(f"{name} must be text; got {type(value).__name__}.")
+    if form.options is None:
+        form.options = {}
+    if not isinstance(form.options, dict):
+        raise InvalidRequest("options must be an object of option names and values, e.g. "
+                             '{"iterative_size": 100} (see /methods for each method\'s options).')
+
+
 def to_request(form: Form) -> Request:
     """The core ``Request`` for a filled-in form (model names checked, nothing loaded)."""
+    _text_fields(form)
     check_model_name(form.scorer)
     contexts = split_context(form.context, decode_escapes(form.context_sep))
     if not contexts and not form.instruction.strip() and not form.question.strip():
         raise InvalidRequest("Nothing to compress: paste a prompt into the context box or pick an example.")
-    target = int(form.target_tokens or 0)
+    target = whole_number(form.target_tokens or 0, "target tokens")
     return Request(context=contexts, instruction=form.instruction, question=form.question,
                    rate=ratio_to_rate(form.ratio), target_token=target if target > 0 else -1,
                    target_model=form.target_llm, context_sep=decode_escapes(form.context_sep),
@@ -153,9 +181,24 @@ def to_request(form: Form) -> Request:
 LOCAL_BACKENDS = frozenset({"local"})   # backends that load their model in this process: held to the allow-list
 
 
+def check_backend_url(base_url: str) -> str:
+    """``base_url`` unless the host turned custom backends off (``LINGUA_ALLOW_CUSTOM_BACKEND=0``) and it is
+    not the host's own; "" (the host's) passes always."""
+    from .backends.openai_compat import is_host_backend, safe_url
+
+    s = settings()
+    if base_url and not s.allow_custom_backend and not is_host_backend(base_url):
+        raise InvalidRequest(f"This host sends prompts only to its own backend ({safe_url(s.backend_url)}); "
+                             "leave the base URL empty. (The host allows other servers with "
+                             "LINGUA_ALLOW_CUSTOM_BACKEND=1.)")
+    return base_url
+
+
 def backend_from(name: str, model: str = "", base_url: str = "", api_key: str = ""):
     """The downstream backend the form describes; empty fields keep the backend's defaults (the host's
-    settings), and a model loaded in this process must be on the allow-list."""
+    settings), a model loaded in this process must be on the allow-list, and a base URL other than the
+    host's needs ``LINGUA_ALLOW_CUSTOM_BACKEND`` on (it is by default). The host's key goes only to the
+    host's URL (``OpenAICompatBackend`` sees to that)."""
     from .backends import REGISTRY as BACKENDS, get_backend
 
     if name not in BACKENDS:
@@ -163,6 +206,8 @@ def backend_from(name: str, model: str = "", base_url: str = "", api_key: str = 
     model, base_url, api_key = ((v or "").strip() for v in (model, base_url, api_key))
     if name in LOCAL_BACKENDS:
         model = check_model_name(model or default_scorer(), "Local model")
+    else:
+        base_url = check_backend_url(base_url)
     given = {"model": model, "base_url": base_url, "api_key": api_key}
     known = {f.name for f in dataclass_fields(BACKENDS[name]) if f.init}
     return get_backend(name, **{k: v for k, v in given.items() if v and k in known})

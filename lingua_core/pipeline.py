@@ -93,6 +93,20 @@ def warm_up(name: str | None = None) -> float:
     return time.perf_counter() - started
 
 
+def model_steps(steps):
+    """Advance another in-process model's generator (the local downstream backend's answers) one step at a
+    time under the scorer's lock, so model work stays one pass at a time on this device; the lock is never
+    held while the caller has a step, so a caller that stops early cannot leave it taken."""
+    steps = iter(steps)
+    while True:
+        with _model_lock:
+            try:
+                step = next(steps)
+            except StopIteration:
+                return
+        yield step
+
+
 def _num(x: float) -> float | None:
     """JSON has no nan or inf: they become None."""
     return float(x) if math.isfinite(x) else None

@@ -11,6 +11,8 @@ without compressing again. Plain numbers only; the app formats them.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 from . import pricing
@@ -55,7 +57,7 @@ def estimate(original_tokens: int, compressed_tokens: int, model: str, requests_
     """Costs of ``requests_per_day`` requests with either prompt on ``model``."""
     for name, value in (("requests_per_day", requests_per_day), ("output_tokens", output_tokens),
                         ("original_tokens", original_tokens), ("compressed_tokens", compressed_tokens)):
-        if not isinstance(value, (int, float)) or value < 0:
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise InvalidRequest(f"{name} must be a number of at least 0; got {value!r}.")
     price = pricing.price_of(model)
     return Estimate(price.model, price.input_per_mtok, price.output_per_mtok, int(original_tokens),

@@ -154,10 +154,13 @@ def test_missing_key_says_how_to_give_one(http, monkeypatch):
     assert "No key was given" in a.error and "OPENAI_API_KEY" in a.error
 
 
-def test_key_from_the_environment(http, monkeypatch):
+def test_key_from_the_environment_goes_to_the_hosts_url_only(http, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", GOOD_KEY)
-    backend = OpenAICompatBackend(base_url=http.base_url, model=http.model)
-    assert backend.answer(SHORT, 3).ok
+    monkeypatch.setenv("LINGUA_BACKEND_URL", http.base_url)
+    assert OpenAICompatBackend(base_url=http.base_url, model=http.model).answer(SHORT, 3).ok
+    monkeypatch.setenv("LINGUA_BACKEND_URL", "https://api.openai.com/v1")   # the gate is someone else's now
+    a = OpenAICompatBackend(base_url=http.base_url, model=http.model).answer(SHORT, 3)
+    assert "401" in a.error and "No key was given" in a.error
 
 
 def test_wrong_model_name_lists_served_models(server):

@@ -6,8 +6,11 @@ serve`` all qualify: give a base URL, a model name and (where the server wants o
 
 Answers stream; the server's reported usage is kept when it sends one. Requests time out, 429 and 5xx
 answers are retried up to ``max_retries`` times with exponential backoff (honouring a short Retry-After),
-and every failure becomes a ``BackendError`` that says what to do. The key lives in a ``Secret``: it is
-never in a repr, a message, a log line or a file, and server messages are scrubbed of it.
+and every failure becomes a ``BackendError`` that says what to do -- an answer that is not in the
+chat-completions format (an HTML error page, JSON of another shape) included. The key lives in a
+``Secret``: it is never in a repr, a message, a log line or a file, and server messages are scrubbed of it.
+The host's key (``OPENAI_API_KEY``) goes only to the host's base URL (``LINGUA_BACKEND_URL``): a backend
+pointed anywhere else sends the key it was given, or none.
 """
 
 from __future__ import annotations
@@ -26,6 +29,30 @@ from .base import Backend, Usage, register
 NO_KEY = "EMPTY"          # sent when no key is set: servers that need none ignore it (vLLM's convention)
 MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is not waited for
 CONNECT_TIMEOUT_S = 10.0  # connecting is quick or it is not happening
+
+
+def same_server(a: str, b: str) -> bool:
+    """True when two base URLs name the same endpoint (scheme, host, port and path; case and a trailing
+    slash aside). Userinfo never counts: ``https://api.openai.com@evil.example/v1`` is evil.example.
+
+    >>> same_server("https://API.openai.com/v1/", "https://api.openai.com:443/v1")
+    True
+    >>> same_server("https://api.openai.com@evil.example/v1", "https://api.openai.com/v1")
+    False
+    """
+    def norm(url: str) -> tuple:
+        parts = urlsplit((url or "").strip())
+        try:
+            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+        except ValueError:       # a port that is not a number
+            return ("bad", url)
+        return parts.scheme.lower(), (parts.hostname or "").lower(), port, parts.path.rstrip("/")
+    return norm(a) == norm(b)
+
+
+def is_host_backend(url: str) -> bool:
+    """True for the host's configured backend (``LINGUA_BACKEND_URL``), the one place its key may go."""
+    return same_server(url, settings().backend_url)
 
 
 def safe_url(url: str) -> str:
@@ -67,7 +94,9 @@ class OpenAICompatBackend(Backend):
         if self.timeout_s <= 0 or self.max_retries < 0:
             raise InvalidRequest("timeout_s must be above 0 and max_retries 0 or more.")
         key = self.api_key if isinstance(self.api_key, Secret) else Secret(self.api_key)
-        self.api_key = key or settings().openai_api_key
+        if not key and is_host_backend(self.base_url):   # never the host's key to a URL someone else chose
+            key = settings().openai_api_key
+        self.api_key = key
 
     def describe(self) -> str:
         return f"{self.model} at {safe_url(self.base_url)}"
@@ -78,20 +107,29 @@ class OpenAICompatBackend(Backend):
         client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key.reveal() or NO_KEY, max_retries=0,
                                timeout=openai.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S,
                                                                                   self.timeout_s)))
+        chunks, kind = 0, ""
         try:
             stream = self._open(client, self._params(prompt, max_new_tokens))
+            kind = stream.response.headers.get("content-type", "")
             with stream:
                 for chunk in stream:
-                    if getattr(chunk, "usage", None) is not None:
-                        usage.prompt_tokens = chunk.usage.prompt_tokens
-                        usage.output_tokens = chunk.usage.completion_tokens
-                    for choice in chunk.choices or ():
-                        if choice.delta is not None and choice.delta.content:
-                            yield choice.delta.content
+                    chunks += 1
+                    yield from _chunk_text(chunk, usage)
         except openai.OpenAIError as exc:
             raise self._error(exc, client) from None  # no chaining: the cause carries the request
+        except (ValueError, TypeError, AttributeError) as exc:   # JSON that is not JSON, or of another shape
+            what = "events that are not JSON" if isinstance(exc, ValueError) else "events of another shape"
+            raise self._garbled(kind, what) from None
         finally:
             client.close()
+        if not chunks:           # an SSE parser skips a body that is not events: nothing came, not "no answer"
+            raise self._garbled(kind, "no chat-completion events in the answer")
+
+    def _garbled(self, content_type: str, what: str) -> BackendError:
+        return BackendError(
+            f"The backend at {safe_url(self.base_url)} answered, but not in the OpenAI chat-completions format "
+            f"({what}; content-type {content_type.split(';')[0] or 'none'!r}). Check that the base URL points at "
+            "an OpenAI-compatible API (it usually ends in /v1) and not at a web page or a proxy's error page.")
 
     def _params(self, prompt: str, max_new_tokens: int) -> dict:
         params = {"model": self.model, "messages": [{"role": "user", "content": prompt}], "stream": True,
@@ -133,8 +171,7 @@ class OpenAICompatBackend(Backend):
         key, url = self.api_key.reveal(), safe_url(self.base_url)
         facts = {"where": f"The backend at {url}", "url": url, "model": self.model, "tries": tries,
                  "status": getattr(exc, "status_code", "?"), "timeout": self.timeout_s, "detail": _detail(exc, key),
-                 "key_hint": ("Check the key (OPENAI_API_KEY or the key field)." if key else
-                              "No key was given: set OPENAI_API_KEY or type one in the key field."),
+                 "key_hint": _key_hint(bool(key), is_host_backend(self.base_url)),
                  "cause": _scrub(str(exc.__cause__ or exc.__context__ or "no connection"), key)}
         kind = next((cls for cls in type(exc).__mro__ if cls.__name__ in MESSAGES), None)
         name = kind.__name__ if kind else "OpenAIError"
@@ -183,6 +220,30 @@ def relax(params: dict, detail: str) -> dict | None:
         if words[0] in detail and words[0] in params:
             return change(params)
     return None
+
+
+def _chunk_text(chunk, usage: Usage) -> Iterator[str]:
+    """The text pieces of one streamed chunk; its usage, when it carries one, goes into ``usage``."""
+    if getattr(chunk, "usage", None) is not None:
+        usage.prompt_tokens = int(chunk.usage.prompt_tokens)
+        usage.output_tokens = int(chunk.usage.completion_tokens)
+    for choice in chunk.choices or ():
+        content = choice.delta.content if choice.delta is not None else None
+        if content:
+            if not isinstance(content, str):
+                raise TypeError("answer text that is not text")
+            yield content
+
+
+def _key_hint(has_key: bool, host_backend: bool) -> str:
+    """What to do about a refused or missing key; the host's key is an option only at the host's URL."""
+    if has_key:
+        return ("Check the key (OPENAI_API_KEY or the key field)." if host_backend else
+                "Check the key in the key field.")
+    if host_backend:
+        return "No key was given: set OPENAI_API_KEY or type one in the key field."
+    return ("No key was given: type this server's key in the key field (the host's OPENAI_API_KEY is sent "
+            "only to its own backend, LINGUA_BACKEND_URL).")
 
 
 def _scrub(text: str, key: str) -> str:

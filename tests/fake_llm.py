@@ -1,0 +1,127 @@
+"""A tiny loopback OpenAI-compatible server for the fault and secret tests: answers well, badly or not at all.
+
+Unlike ``openai_gate.py`` (a key-checking proxy in front of a real ``transformers serve``) this answers
+by itself, in a chosen ``mode``, so the tests can make a backend misbehave on purpose:
+
+* ``"ok"``      a short streamed chat answer (server-sent events, with usage), like a real server
+* ``"garbage"`` HTTP 200 with a body that is not JSON at all
+* ``"schema"``  HTTP 200 with JSON of the wrong shape (no ``choices``, numbers where text belongs)
+* ``"badsse"``  a well-formed event stream whose events are not JSON
+* ``"badchunk"`` events that are JSON but not chat chunks (``choices`` a string, content a number)
+* ``"html"``    a streamed answer whose text is markup (``<script>``, ``<img onerror>``, entities)
+* ``"slow"``    accepts the request and says nothing for ``delay_s`` seconds
+* ``"auth"``    refuses every key (401), as OpenAI does a wrong one
+
+It records the Authorization header of every request (``keys``), so a test can show which key reached
+which server, and logs nothing itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ANSWER = "The answer is 7."
+MARKUP_ANSWER = "<script>alert('x')</script><img src=x onerror=alert(2)> &amp; &lt;b&gt; <b>bold</b>"
+
+
+class FakeLLM:
+    def __init__(self, mode: str = "ok", delay_s: float = 30.0, answer: str = ANSWER):
+        self.mode, self.delay_s, self.answer = mode, delay_s, answer
+        self.keys: list[str] = []            # Authorization header values seen ("" when none), in order
+        self.bodies: list[dict] = []         # JSON bodies of the chat requests
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> "FakeLLM":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args):  # quiet: no request lines
+                pass
+
+            def do_GET(self):  # /v1/models
+                self._record(None)
+                self._send(200, json.dumps({"object": "list", "data": [{"id": "fake-model", "object": "model"}]}))
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {}
+                self._record(body)
+                mode = fake.mode
+                if mode == "slow":
+                    time.sleep(fake.delay_s)
+                    return self._send(200, "{}")
+                if mode == "auth":
+                    return self._send(401, json.dumps({"error": {"message": "Incorrect API key provided",
+                                                                 "code": "invalid_api_key"}}))
+                if mode == "garbage":
+                    return self._send(200, "<html>502 Bad Gateway</html> this is not JSON {", "text/html")
+                if mode == "schema":
+                    return self._send(200, json.dumps({"result": 42, "choices": "none", "usage": "lots"}))
+                if mode in ("badsse", "badchunk"):
+                    bad = ("data: not json {\n\n" if mode == "badsse" else
+                           'data: {"choices": [{"delta": {"content": 5}}]}\n\ndata: {"choices": "x"}\n\n')
+                    return self._send(200, bad, "text/event-stream")
+                text = MARKUP_ANSWER if mode == "html" else fake.answer
+                if not body.get("stream"):
+                    return self._send(200, json.dumps(_completion(text)))
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()
+                for piece in (text[: len(text) // 2], text[len(text) // 2:]):
+                    self.wfile.write(f"data: {json.dumps(_chunk(piece))}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(f"data: {json.dumps(_usage_chunk())}\n\ndata: [DONE]\n\n".encode())
+
+            def _record(self, body):
+                with fake._lock:
+                    fake.keys.append(self.headers.get("authorization") or "")
+                    if body is not None:
+                        fake.bodies.append(body)
+
+            def _send(self, status: int, text: str, ctype: str = "application/json"):
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("content-type", ctype)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _chunk(text: str) -> dict:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "fake-model",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]}
+
+
+def _usage_chunk() -> dict:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "fake-model", "choices": [],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}}
+
+
+def _completion(text: str) -> dict:
+    return {"id": "c1", "object": "chat.completion", "created": 0, "model": "fake-model",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}}
