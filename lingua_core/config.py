@@ -17,6 +17,10 @@ Every variable is optional. Each entry below says what it does and what happens 
     LINGUA_BACKEND_URL   Base URL of the OpenAI-compatible backend (default https://api.openai.com/v1;
                          e.g. http://localhost:11434/v1 for Ollama, http://localhost:8000/v1 for vLLM).
     LINGUA_BACKEND_MODEL Model name sent to that backend (default gpt-4o-mini).
+    LINGUA_BACKEND_TIMEOUT_S  Seconds an HTTP backend may stay silent before its answer fails with a
+                         "did not answer within" message (default 60).
+    HF_HUB_OFFLINE       Read, never set: when "1", a hub model that is not in the local hub cache
+                         cannot be downloaded, and the load error says so.
     OPENAI_API_KEY       Key for that backend (default none: the app's password field, or servers that
                          need no key). Held in a ``Secret``: never logged, shown or written, and sent
                          only to LINGUA_BACKEND_URL -- a base URL typed by a visitor gets the visitor's
@@ -68,6 +72,8 @@ class Settings:
     backend_model: str = DEFAULT_BACKEND_MODEL    # model name sent to that backend
     openai_api_key: Secret = field(default_factory=Secret, repr=False)  # masked; reveal() only to send
     allow_custom_backend: bool = True             # visitors may point the downstream panel at their own server
+    backend_timeout_s: float = 60.0               # an HTTP backend's longest silence
+    hub_offline: bool = False                     # HF_HUB_OFFLINE is on: no downloads from the hub
 
 
 def settings() -> Settings:
@@ -88,4 +94,6 @@ def settings() -> Settings:
         backend_model=env.get("LINGUA_BACKEND_MODEL", "").strip() or DEFAULT_BACKEND_MODEL,
         openai_api_key=Secret(env.get("OPENAI_API_KEY")),
         allow_custom_backend=_flag("LINGUA_ALLOW_CUSTOM_BACKEND", default=True),
+        backend_timeout_s=float(_int("LINGUA_BACKEND_TIMEOUT_S", 60)),
+        hub_offline=_flag("HF_HUB_OFFLINE"),
     )

@@ -120,14 +120,14 @@ def _convert_bundled(target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     src = bundled_gguf_dir()
-    tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=BUNDLED_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=BUNDLED_GGUF, dtype=torch.float32)
-    model.hf_quantizer = None  # weights are de-quantized now; lets save_pretrained write them
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)   # an unwritable cache fails here, before the slow part
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
     try:
+        tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=BUNDLED_GGUF)
+        model = AutoModelForCausalLM.from_pretrained(src, gguf_file=BUNDLED_GGUF, dtype=torch.float32)
+        model.hf_quantizer = None  # weights are de-quantized now; lets save_pretrained write them
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
@@ -191,8 +191,28 @@ def _quiet(on: bool):
         hf_logging.set_verbosity(level)
 
 
+def _load_failure(name: str, kind: str, where: str, source: str, exc: Exception) -> str:
+    """Why ``name`` did not load and what to do, for each kind of source."""
+    reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(". ")
+    offline = ("a local folder of the downloaded model, or 'test:minilm-random-head' (tests only)"
+               if kind == "token-classification" else "'bundled' or a local folder")
+    if source == "hub" and settings().hub_offline:
+        return (f"Could not load model {name!r} from the hub: HF_HUB_OFFLINE=1 is set and the model is not in "
+                f"the local hub cache ({reason}). Fix: download it once with network access (unset "
+                f"HF_HUB_OFFLINE), or use {offline}.")
+    if source == "hub":
+        return (f"Could not load model {name!r} from the hub: {reason}. Fix: check the hub id and your network; "
+                f"offline, use {offline}.")
+    if name == BUNDLED:
+        return (f"Could not load the bundled model's converted copy in {where}: {reason}. Fix: delete that "
+                "folder; the next load converts the GGUF again.")
+    return f"Could not load model {name!r} from the {source}: {reason}. Fix: check that the folder holds a " \
+           "transformers model."
+
+
 def _load(name: str, kind: str, device: str) -> LoadedModel:
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
 
     where, source = _source_of(name, kind)
@@ -207,13 +227,8 @@ def _load(name: str, kind: str, device: str) -> LoadedModel:
             torch.manual_seed(seed)                # weights missing from a checkpoint start the same every load
             model = model_cls.from_pretrained(where, dtype=dtype, trust_remote_code=trust, **extra)
         model = model.to(device).eval()
-    except (OSError, ValueError, RuntimeError) as exc:
-        offline = ("a local folder of the downloaded model, or 'test:minilm-random-head' (tests only)"
-                   if kind == "token-classification" else "'bundled' or a local folder")
-        hint = (f"check the hub id and your network; offline, use {offline}"
-                if source == "hub" else "check that the folder holds a transformers model")
-        raise ModelLoadError(f"Could not load model {name!r} from the {source}: {str(exc).splitlines()[0]}. "
-                             f"Fix: {hint}.") from exc
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:   # SafetensorError: damaged weights
+        raise ModelLoadError(_load_failure(name, kind, where, source, exc)) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"Model {name!r} has no fast tokenizer; character spans need one. Pick another model.")
     limit = getattr(model.config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 2048)

@@ -77,7 +77,8 @@ class OpenAICompatBackend(Backend):
     base_url: str = field(default_factory=lambda: settings().backend_url)     # e.g. http://localhost:8000/v1
     model: str = field(default_factory=lambda: settings().backend_model)      # model name the server knows
     api_key: Secret | str = field(default_factory=Secret, repr=False, compare=False)  # "": OPENAI_API_KEY
-    timeout_s: float = 60.0         # per request; while streaming, the longest wait between two pieces
+    timeout_s: float = field(default_factory=lambda: settings().backend_timeout_s)  # per request; while
+    #                                 streaming, the longest wait between two pieces (LINGUA_BACKEND_TIMEOUT_S)
     max_retries: int = 3            # retries of a 429 or 5xx answer
     backoff_s: float = 1.0          # first wait before a retry; doubles each time
     temperature: float | None = 0.0  # 0: as greedy as the server allows; None: the server's default
