@@ -36,12 +36,20 @@ def _serving(url: str) -> bool:
 @contextlib.contextmanager
 def running_app(name: str = "test", **env_extra: str):
     """Yield the base URL of a freshly started app; stop it afterwards."""
+    with app_process(name, **env_extra) as (url, _proc, _log):
+        yield url
+
+
+@contextlib.contextmanager
+def app_process(name: str = "test", **env_extra: str):
+    """Like ``running_app``, yielding (base URL, the ``Popen`` of the app, the path of its log)."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **env_extra}
     url = f"http://127.0.0.1:{port}/"
     (ROOT / "artifacts").mkdir(exist_ok=True)
-    with open(ROOT / "artifacts" / f"app-{name}.log", "w+") as log:
+    log_path = ROOT / "artifacts" / f"app-{name}.log"
+    with open(log_path, "w+") as log:
         proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
@@ -51,7 +59,7 @@ def running_app(name: str = "test", **env_extra: str):
                     log.seek(0)
                     raise RuntimeError(f"app.py did not start (exit code {proc.poll()}):\n{log.read()[-3000:]}")
                 time.sleep(0.5)
-            yield url
+            yield url, proc, log_path
         finally:
             proc.terminate()
             try:

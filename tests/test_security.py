@@ -21,6 +21,7 @@ import downstream_tab
 from lingua_core import form
 from lingua_core.backends import OpenAICompatBackend
 from lingua_core.errors import InvalidRequest
+from app_server import ROOT
 
 HOST_KEY = f"sk-test-host-{secrets.token_hex(12)}"        # random per run: a hit cannot be a coincidence
 VISITOR_KEY = f"sk-test-visitor-{secrets.token_hex(12)}"
@@ -81,3 +82,38 @@ def _files_under(roots) -> list[Path]:
         for folder, _, files in os.walk(root):
             out += [Path(folder, f) for f in files if Path(folder, f).is_file()]
     return out
+
+
+def test_the_running_app_never_writes_a_key_or_a_prompt(guarded_app):
+    from lingua_core.config import settings
+
+    client = guarded_app.client()
+    answers = []
+    with FakeLLM() as visitor, FakeLLM("auth") as refusing:
+        prompt = f"Question: what colour is a {PROMPT_MARK}? Answer briefly."
+        answers.append(client.predict(prompt, "colour?", "openai", "", "", "", 8, "", "gpt-4o",
+                                      api_name="/answers"))                   # the host's backend, its key
+        answers.append(client.predict(prompt, "colour?", "openai", "fake-model", visitor.url, "", 8,
+                                      api_name="/answers"))                   # a visitor's URL, no key
+        answers.append(client.predict(prompt, "colour?", "openai", "fake-model", visitor.url, VISITOR_KEY, 8,
+                                      api_name="/answers"))
+        answers.append(client.predict(prompt, "colour?", "openai", "fake-model", refusing.url, VISITOR_KEY, 8,
+                                      api_name="/answers"))                   # a 401 for the visitor's key
+        answers.append(client.predict("", f"A {PROMPT_MARK} has stripes. " * 3, "", "llmlingua", "bundled", 2.0,
+                                      api_name="/compress"))
+        with pytest.raises(Exception, match="No price"):
+            client.predict(prompt, "x", "openai", "fake-model", visitor.url, VISITOR_KEY, 8, "", "no-such-llm",
+                           api_name="/answers")
+    assert f"Bearer {guarded_app.host_key}" in guarded_app.host.keys                  # the host's key: host only
+    assert not any(guarded_app.host_key in k for k in visitor.keys + refusing.keys)
+    assert f"Bearer {VISITOR_KEY}" in visitor.keys
+    assert answers[0]["original"]["answer"]["error"] is None and "401" in answers[3]["original"]["answer"]["error"]
+    seen = repr(answers)
+    files = guarded_app.written_files(settings().cache_dir, ROOT / "artifacts")
+    blobs = [p.read_bytes() for p in files]
+    for key in (guarded_app.host_key, VISITOR_KEY):
+        assert key not in seen
+        assert not [p for p, b in zip(files, blobs) if key.encode() in b]
+    logged = guarded_app.log.read_text(errors="replace")
+    assert PROMPT_MARK not in logged                                   # prompts are not logged (LINGUA_LOG_PROMPTS off)
+    assert client.predict(api_name="/scorers")["default"] == "bundled"  # still serving
