@@ -19,7 +19,7 @@ import sys
 
 from .compat import as_llmlingua
 from .compress import compress, validate
-from .errors import LinguaError
+from .errors import InvalidRequest, LinguaError
 from .loading import load_model
 from .methods import REGISTRY
 from .result import Request, Result
@@ -121,16 +121,31 @@ def batch_command(args) -> int:
     return 0
 
 
+def read_prompt(path: str) -> str:
+    """The prompt from ``path`` ("-": stdin), or an ``InvalidRequest`` that says what is wrong with the file."""
+    try:
+        return sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"{path} is not UTF-8 text; convert it (e.g. iconv -t utf-8) or pipe it in.") from None
+    except OSError as exc:
+        raise InvalidRequest(f"Cannot read {path}: {exc.strerror or exc}. Give a readable text file, or - "
+                             "(the default) to read stdin.") from None
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "handler", None):
         return args.handler(args)
-    text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
-    context = [text] if args.no_split else text.split(args.context_sep)
-    request = Request(context=context, instruction=args.instruction, question=args.question, rate=args.rate,
-                      target_token=args.target_token, target_model=args.target_model, method=args.method,
-                      context_sep=args.context_sep, options=dict(args.option) or None)
     try:
+        text = read_prompt(args.file)
+        if not (text.strip() or args.instruction.strip() or args.question.strip()):
+            raise InvalidRequest("Nothing to compress: the prompt is empty. Give a file or pipe text in.")
+        if not args.context_sep and not args.no_split:
+            raise InvalidRequest("--context-sep is empty: give one (e.g. a blank line, the default) or use --no-split.")
+        context = [text] if args.no_split else text.split(args.context_sep)
+        request = Request(context=context, instruction=args.instruction, question=args.question, rate=args.rate,
+                          target_token=args.target_token, target_model=args.target_model, method=args.method,
+                          context_sep=args.context_sep, options=dict(args.option) or None)
         validate(request)   # refuse bad input before any model work
         result = compress(request, load_model(args.model))
     except LinguaError as exc:

@@ -10,9 +10,11 @@ allow-list that cannot load offline. The secret, fault, bad-input, markup and lo
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import shutil
 import tempfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -38,6 +40,21 @@ class GuardedApp:
         from gradio_client import Client
 
         return Client(self.url, verbose=False)
+
+    def raw_call(self, api_name: str, data: list) -> tuple[str, object]:
+        """Call an endpoint over plain HTTP with Python's JSON, which can carry what ``gradio_client`` refuses
+        to send (NaN, lone surrogates as escapes): ("complete", output) or ("error", message)."""
+        body = json.dumps({"data": data}).encode()          # ensure_ascii: "\ud800" travels as an escape
+        request = urllib.request.Request(f"{self.url}gradio_api/call/{api_name}", data=body,
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            event_id = json.loads(r.read())["event_id"]
+        with urllib.request.urlopen(f"{self.url}gradio_api/call/{api_name}/{event_id}", timeout=300) as r:
+            text = r.read().decode()
+        event = text.split("event: ")[-1]
+        kind, _, payload = event.partition("\ndata: ")
+        data = json.loads(payload)
+        return kind.strip(), (data["error"] if kind.strip() == "error" else data[0])
 
     def peak_rss_mib(self) -> float:
         """The app process's peak resident memory so far (VmHWM from /proc; psutil's current RSS elsewhere)."""
