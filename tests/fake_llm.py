@@ -13,7 +13,8 @@ by itself, in a chosen ``mode``, so the tests can make a backend misbehave on pu
 * ``"auth"``    refuses every key (401), as OpenAI does a wrong one
 
 It records the Authorization header of every request (``keys``), so a test can show which key reached
-which server, and logs nothing itself.
+which server, and the most chat requests it had in hand at once (``max_in_flight``; set ``pause_s`` to
+hold each one a while), so a test can show requests ran side by side. It logs nothing itself.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ MARKUP_ANSWER = "<script>alert('x')</script><img src=x onerror=alert(2)> &amp; &
 class FakeLLM:
     def __init__(self, mode: str = "ok", delay_s: float = 30.0, answer: str = ANSWER):
         self.mode, self.delay_s, self.answer = mode, delay_s, answer
+        self.pause_s = 0.0                   # wait this long before answering a chat request
+        self.in_flight = self.max_in_flight = 0
         self.keys: list[str] = []            # Authorization header values seen ("" when none), in order
         self.bodies: list[dict] = []         # JSON bodies of the chat requests
         self._lock = threading.Lock()
@@ -68,6 +71,17 @@ class FakeLLM:
                 except ValueError:
                     body = {}
                 self._record(body)
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    time.sleep(fake.pause_s)
+                    self._answer(body)
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
+
+            def _answer(self, body: dict):
                 mode = fake.mode
                 if mode == "slow":
                     time.sleep(fake.delay_s)
