@@ -104,3 +104,56 @@ def test_hub_model_while_offline_names_model_reason_and_fix(monkeypatch):
     text = str(err.value)
     assert "'HuggingFaceTB/SmolLM2-360M-Instruct'" in text and "HF_HUB_OFFLINE=1" in text
     assert "not in the local hub cache" in text and "Fix:" in text and ".." not in text
+
+
+# -- the same faults through the running app ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def client(guarded_app):
+    return guarded_app.client()
+
+
+def _answers_error(client, url: str) -> str:
+    out = client.predict("Question: 2 + 2?", "2 + 2?", "openai", "m", url, "", 8, api_name="/answers")
+    assert out["done"] and out["original"]["answer"]["error"] == out["compressed"]["answer"]["error"]
+    return out["original"]["answer"]["error"]
+
+
+@pytest.mark.parametrize("fault, expected", [
+    ("down", "Cannot reach the backend"),
+    ("slow", "did not answer within 3 s"),                 # the app runs with LINGUA_BACKEND_TIMEOUT_S=3
+    ("garbage", "not in the OpenAI chat-completions format"),
+    ("schema", "not in the OpenAI chat-completions format"),
+])
+def test_app_reports_backend_faults_and_keeps_serving(client, fault, expected):
+    if fault == "down":
+        error = _answers_error(client, _dead_url())
+    else:
+        with FakeLLM(fault, delay_s=10) as fake:
+            error = _answers_error(client, fake.url)
+    assert expected in error
+    assert client.predict(2000, 500, "gpt-4o", 10, 0, api_name="/cost")["saved_share"] == pytest.approx(0.75)
+
+
+def test_app_hub_scorer_offline_then_bundled_still_works(client):
+    from guarded_app import OFFLINE_HUB_SCORER
+
+    with pytest.raises(Exception) as err:
+        client.predict("", "Some text to compress here.", "", "llmlingua", OFFLINE_HUB_SCORER, 2.0,
+                       api_name="/compress")
+    assert OFFLINE_HUB_SCORER in str(err.value) and "HF_HUB_OFFLINE=1" in str(err.value)
+    out = client.predict("", "Some text to compress here.", "", "llmlingua", "bundled", 2.0, api_name="/compress")
+    assert out["compressed_prompt"]
+
+
+def test_app_with_an_unwritable_cache_explains_and_keeps_serving(tmp_path):
+    from app_server import app_process
+    from gradio_client import Client
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with app_process("unwritable-cache", LINGUA_CACHE_DIR=str(blocker / "cache")) as (url, _, log):
+        client = Client(url, verbose=False)
+        with pytest.raises(Exception, match="Could not write the converted bundled model.*LINGUA_CACHE_DIR"):
+            client.predict("", "Some text to compress here.", "", "llmlingua", "bundled", 2.0, api_name="/compress")
+        assert client.predict(api_name="/methods")
+    assert "scorer warm-up skipped: Could not write" in log.read_text()
