@@ -10,7 +10,8 @@
 #   .gpuB/tiktoken/<sha1 of the URL>       cl100k_base.tiktoken written from bpe-openai's own table (the
 #                                          SHA-256 matches tiktoken's), for the stand-in below
 #   .gpuB/nq-open-oracle-dev.jsonl.gz      ../shared/data/nq's file (../shared does not travel)
-# and runs:  SHARDS=12 CASES=240 DEADLINE=380 bash bench/nq_device.sh
+# and runs:  SHARDS=12 CASES=240 DEADLINE=380 bash bench/nq_device.sh   (the first run; a second one finished
+# the cases with SHARDS=16 VSHARDS=0 DEADLINE=250 RESUME=.gpuB/nq_qa.jsonl, the first run's rows carried in)
 # Rows come back in $OUT/nq_qa.jsonl.gz (main table) and $OUT/nq_variants.jsonl.gz (LongLLMLingua knobs at 4x).
 set -euo pipefail
 SHARDS=${SHARDS:-12}; VSHARDS=${VSHARDS:-4}; CASES=${CASES:-240}; DEADLINE=${DEADLINE:-380}
@@ -29,9 +30,10 @@ export PYTHONPATH="$site:$PWD" TIKTOKEN_CACHE_DIR="$PWD/.gpuB/tiktoken" HF_HUB_O
        LINGUA_CACHE_DIR=/tmp/lcache PYTHONUNBUFFERED=1
 python3 -c "from lingua_core.loading import load_model; load_model('bundled', device='cpu')"  # convert once
 data=.gpuB/nq-open-oracle-dev.jsonl.gz
+resume=${RESUME:+--resume-from "$RESUME"}     # RESUME: rows of an earlier run (a glob); finished ones are skipped
 for i in $(seq 0 $((SHARDS - 1))); do
   python3 bench/nq_qa.py --cases "$CASES" --shard "$i/$SHARDS" --device cuda --threads 1 --deadline "$DEADLINE" \
-    --data "$data" --methods $METHODS --out "$rows/main_$i.jsonl" > "$rows/main_$i.log" 2>&1 &
+    --data "$data" --methods $METHODS --out "$rows/main_$i.jsonl" $resume > "$rows/main_$i.log" 2>&1 &
 done
 for i in $(seq 0 $((VSHARDS - 1))); do
   python3 bench/nq_qa.py --cases "$CASES" --shard "$i/$VSHARDS" --device cuda --threads 1 --deadline "$DEADLINE" \
@@ -39,6 +41,6 @@ for i in $(seq 0 $((VSHARDS - 1))); do
 done
 wait
 cat "$rows"/main_*.jsonl | gzip > "$OUT/nq_qa.jsonl.gz"
-cat "$rows"/variants_*.jsonl | gzip > "$OUT/nq_variants.jsonl.gz"
+if [ "$VSHARDS" -gt 0 ]; then cat "$rows"/variants_*.jsonl | gzip > "$OUT/nq_variants.jsonl.gz"; fi
 tail -n 3 "$rows"/*.log > "$OUT/logs.txt"
 grep -h "^case\|deadline\|Error\|error" "$rows"/*.log | tail -n 40
