@@ -5,6 +5,7 @@ This is the one entry point the facade (``compat.py``), the CLI and the app call
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -14,6 +15,8 @@ from .loading import LoadedModel, load_model
 from .methods import get_method
 from .result import Request, Result
 from .selection import Work
+
+log = logging.getLogger("lingua_core.prompts")   # silent unless the operator sets LINGUA_LOG_PROMPTS=1
 
 
 def clean_text(text: str) -> str:
@@ -56,9 +59,20 @@ def validate(request: Request) -> Request:
     return request
 
 
+def log_prompt(request: Request) -> None:
+    """Write the request's text to stderr (only when the operator turned LINGUA_LOG_PROMPTS on)."""
+    if not log.handlers:
+        log.addHandler(logging.StreamHandler())
+        log.setLevel(logging.INFO)
+    log.info("compress %s rate=%s target_token=%s instruction=%r context=%r question=%r", request.method,
+             request.rate, request.target_token, request.instruction, request.context, request.question)
+
+
 def compress(request: Request, lm: LoadedModel | None = None) -> Result:
     """Compress ``request`` with its method on ``lm`` (default: the configured scorer)."""
     validate(request)
+    if settings().log_prompts:
+        log_prompt(request)
     method = get_method(request.method)
     options = method.options(request.options)
     request = method.prepare(request, options)

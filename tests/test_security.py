@@ -18,7 +18,7 @@ import pytest
 from fake_llm import FakeLLM
 
 import downstream_tab
-from lingua_core import form
+from lingua_core import Request, compress, form
 from lingua_core.backends import OpenAICompatBackend
 from lingua_core.errors import InvalidRequest
 from app_server import ROOT
@@ -117,3 +117,12 @@ def test_the_running_app_never_writes_a_key_or_a_prompt(guarded_app):
     logged = guarded_app.log.read_text(errors="replace")
     assert PROMPT_MARK not in logged                                   # prompts are not logged (LINGUA_LOG_PROMPTS off)
     assert client.predict(api_name="/scorers")["default"] == "bundled"  # still serving
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_prompts_are_logged_only_when_the_operator_turns_it_on(lm, monkeypatch, caplog, on):
+    monkeypatch.setenv("LINGUA_LOG_PROMPTS", "1" if on else "0")
+    marker = "zebra-marker-1729"
+    with caplog.at_level("INFO", logger="lingua_core.prompts"):
+        compress(Request(context=[f"The {marker} crossed the road twice."], rate=0.5, method="first_n"), lm)
+    assert (marker in caplog.text) == on
