@@ -4,7 +4,8 @@
 interactive front end: it checks the form (allow-listed scorer), says what it is doing at each step through
 ``progress(fraction, message)`` so a first, slow model load does not look frozen, and adds the heatmap's
 self-information pass as a second step (``add_heatmap``), so the app can show the compressed prompt
-before the heatmap is ready. ``warm_up`` loads the default scorer ahead of the first visitor.
+before the heatmap is ready. ``warm_up`` loads the default scorer ahead of the first visitor. ``run_sweep`` and
+``run_batch`` do the same for the Explore and Batch tabs (``sweep.py`` and ``batch.py`` do the work).
 
 Model work here runs one call at a time (``_model_lock``): a fast tokenizer shared by two threads can fail
 ("Already borrowed"), and on a small CPU two passes at once are no faster than one after the other.
@@ -18,15 +19,20 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from . import heatmap
+from . import heatmap, sweep
+from .batch import BatchSettings, compress_rows
 from .compress import compress
-from .form import Form, check_model_name, default_scorer, to_request
+from .errors import InvalidRequest
+from .form import (Form, backend_from, check_model_name, decode_escapes, default_scorer, method_options,
+                   ratio_to_rate, split_context, to_request, whole_number)
 from .loading import LoadedModel, load_model
 from .methods import get_method
-from .result import Result
+from .result import Request, Result
 
 Progress = Callable[[float, str], None]
 _model_lock = threading.Lock()
+MAX_POINTS = 40          # points per method in an app sweep (each is a real compression)
+MAX_BATCH_ROWS = 200     # rows per app batch; the CLI (python -m lingua_core batch) has no limit
 
 
 def _quiet(fraction: float, message: str) -> None:
@@ -42,6 +48,7 @@ class Report:
     load_seconds: float             # getting the scorer (0 when it was loaded already)
     heat: heatmap.HeatmapData | None = None   # what the heatmap draws, once ``add_heatmap`` ran
     heat_seconds: float | None = None          # the heatmap's self-information pass
+    request: Request | None = None             # what was compressed (for the JSON export)
 
 
 def load_scorer(name: str, progress: Progress = _quiet) -> tuple[LoadedModel, float]:
@@ -63,7 +70,7 @@ def run(form: Form, progress: Progress = _quiet, with_heatmap: bool = True) -> R
         label = type(get_method(request.method)).label or request.method
         progress(0.35, f"Compressing with {label}")
         result = compress(request, lm)
-    report = Report(result, lm.name, lm.source, lm.device, load_s)
+    report = Report(result, lm.name, lm.source, lm.device, load_s, request=request)
     if with_heatmap:
         add_heatmap(report, lambda frac, msg: progress(0.75 + 0.25 * frac, msg))
     progress(1.0, "Done")
@@ -80,6 +87,82 @@ def add_heatmap(report: Report, progress: Progress = _quiet) -> Report:
         report.heat_seconds = time.perf_counter() - started
     progress(1.0, "Heatmap ready")
     return report
+
+
+@dataclass
+class SweepRun:
+    points: list[sweep.SweepPoint]  # method by method, each in ratio order
+    scorer: str                     # as in Report
+    scorer_source: str
+    device: str
+
+    def report(self, i: int) -> Report:
+        """Point ``i`` as a Report, to show exactly as a fresh compression is shown."""
+        p = self.points[i]
+        return Report(p.result, self.scorer, self.scorer_source, self.device, 0.0, request=p.request)
+
+
+def sweep_options(form: Form, chosen: dict[str, dict]) -> dict[str, dict]:
+    """{method: its options from the form's values} for the methods to sweep, each checked like a compression's.
+
+    >>> sweep_options(Form(), {"random": {}})
+    {'random': {}}
+    """
+    if not chosen:
+        raise InvalidRequest("Tick at least one method to sweep.")
+    return {name: method_options(name, dict(given or {})) for name, given in chosen.items()}
+
+
+def run_sweep(form: Form, chosen: dict[str, dict], ratios: list[float], progress: Progress = _quiet,
+              answer: bool = False, gold: list[str] = (), max_new_tokens: int = 64) -> SweepRun:
+    """Sweep the form's prompt over ``ratios`` with each chosen method (``{name: options from the form}``).
+
+    With ``answer`` the local backend (the form's scorer model, offline) answers the original prompt once and
+    every point; ``gold`` answers judge them.
+    """
+    request = to_request(form)
+    methods = sweep_options(form, chosen)
+    if len(ratios) > MAX_POINTS:
+        raise InvalidRequest(f"At most {MAX_POINTS} points per method here; ask for fewer.")
+    if _model_lock.locked():
+        progress(0.01, "Waiting for the scorer (busy warming up or with another request)")
+    with _model_lock:
+        lm, _ = load_scorer(form.scorer, progress)
+        asker = sweep.backend_answerer(backend_from("local", form.scorer), max_new_tokens, form.target_llm) \
+            if answer else None
+        points = sweep.sweep(request, ratios, methods, lm, answer=asker, gold=gold,
+                             progress=lambda done, n: progress(done / n, f"Compressed point {done} of {n}"))
+    return SweepRun(points, lm.name, lm.source, lm.device)
+
+
+def batch_settings(form: Form) -> BatchSettings:
+    """One compression setting for every row, from the form (each prompt is split at its context separator)."""
+    check_model_name(form.scorer)
+    if not isinstance(form.options, dict) or not isinstance(form.context_sep, str):
+        raise InvalidRequest('options must be an object of option names and values, e.g. {"iterative_size": '
+                             '100}, and context_sep a text such as \\n\\n.')
+    sep = decode_escapes(form.context_sep)
+    split_context("", sep)                        # an empty separator fails here, saying what to type
+    target = whole_number(form.target_tokens or 0, "target tokens")
+    return BatchSettings(method=form.method, rate=ratio_to_rate(form.ratio), target_token=target if target > 0 else -1,
+                         target_model=form.target_llm, options=method_options(form.method, dict(form.options)),
+                         context_sep=sep)
+
+
+def run_batch(form: Form, rows: list[dict], progress: Progress = _quiet) -> list[dict]:
+    """Compress every row with the form's setting (``batch.compress_row``; a failed row says why in ``error``)."""
+    settings = batch_settings(form)
+    if not rows:
+        raise InvalidRequest("The file has no rows to compress.")
+    if len(rows) > MAX_BATCH_ROWS:
+        raise InvalidRequest(f"The app compresses at most {MAX_BATCH_ROWS} rows at a time (this file has "
+                             f"{len(rows):,}); run `python -m lingua_core batch IN OUT` for more.")
+    def rows_done(done: int, n: int) -> None:
+        progress(done / n, f"Compressed row {done} of {n}")
+
+    with _model_lock:
+        lm, _ = load_scorer(form.scorer, progress)
+        return list(compress_rows(rows, settings, lm, progress=rows_done))
 
 
 def warm_up(name: str | None = None) -> float:

@@ -171,6 +171,70 @@ def comparison_html(c) -> str:
             f"<tr><th></th><th>Original</th><th>Compressed</th></tr>{rows}</table>{agree}{counted}")
 
 
+# -- sweep and batch tables --------------------------------------------------------------------------------------
+SWEEP_HEADERS = ["#", "method", "asked", "achieved", "tokens", "time", "info kept", "saved / request",
+                 "target met"]
+ANSWER_HEADERS = ["agreement", "correct"]
+
+
+def sweep_table_rows(rows: list[dict], with_answers: bool = False) -> list[list]:
+    """``sweep.sweep_table`` rows as table cells for people (the point number first, to load it back).
+
+    >>> sweep_table_rows([dict(point=0, method_label="LLMLingua", requested_ratio=4.0, ratio=3.96,
+    ...     origin_tokens=1076, compressed_tokens=272, seconds=0.42, info_kept=0.35, saving=0.0241,
+    ...     target_met=True, agreement=None, correct=None)])
+    [[0, 'LLMLingua', '4.0x', '4.0x', '1,076 → 272', '420 ms', '35%', '$0.02', 'yes']]
+    """
+    out = []
+    for r in rows:
+        cells = [r["point"], r["method_label"], ratio_text(r["requested_ratio"]), ratio_text(r["ratio"]),
+                 f"{r['origin_tokens']:,} → {r['compressed_tokens']:,}", seconds_text(r["seconds"]),
+                 f"{r['info_kept']:.0%}", usd(r["saving"]), "yes" if r["target_met"] else "no"]
+        if with_answers:
+            cells += ["n/a" if r["agreement"] is None else f"{r['agreement']:.2f}",
+                      {None: "n/a", True: "yes", False: "no"}[r["correct"]]]
+        out.append(cells)
+    return out
+
+
+BATCH_HEADERS = ["row", "prompt", "compressed", "tokens", "ratio", "saving", "error"]
+
+
+def clip(text: str, n: int = 80) -> str:
+    """``text`` on one line, cut to ``n`` characters with an ellipsis.
+
+    >>> clip("a\\nb  c", 80), clip("abcdef", 4)
+    ('a b c', 'abc…')
+    """
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def batch_table_rows(rows: list[dict], limit: int = 50) -> list[list]:
+    """The first ``limit`` batch output rows as table cells (numbers formatted, long text cut)."""
+    out = []
+    for i, r in enumerate(rows[:limit], start=1):
+        done = r.get("compressed_tokens") is not None
+        out.append([i, clip(r.get("prompt")), clip(r.get("compressed_prompt")),
+                    f"{r['origin_tokens']:,} → {r['compressed_tokens']:,}" if done else "",
+                    ratio_text(r["ratio"]) if r.get("ratio") is not None else "",
+                    usd(r["saving"]) if r.get("saving") is not None else "", r.get("error") or ""])
+    return out
+
+
+def batch_summary_md(rows: list[dict], price_model: str) -> str:
+    """How many rows compressed, the overall ratio and the saving per pass over the file."""
+    done = [r for r in rows if r.get("compressed_tokens") is not None]
+    failed = len(rows) - len(done)
+    origin = sum(r["origin_tokens"] for r in done)
+    kept = sum(r["compressed_tokens"] for r in done)
+    ratio = ratio_text(origin / kept) if kept else "∞"
+    saved = sum(r["saving"] for r in done)
+    failed_text = f", **{failed}** failed (see the error column)" if failed else ""
+    return (f"**{len(done)}** of {len(rows)} prompts compressed{failed_text}: {origin:,} → {kept:,} tokens "
+            f"({ratio}), saving {usd(saved)} of input cost on {price_model} per pass over the file.")
+
+
 # -- teaching and footer ---------------------------------------------------------------------------------------
 def how_it_works_md(label: str, summary: str, result: Result | None = None) -> str:
     """The method's summary and, after a run, what each stage scored, kept and dropped."""

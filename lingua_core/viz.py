@@ -5,16 +5,22 @@ coloured with Cividis (readable with every common colour-vision deficiency). Kep
 without colour: a kept token's cell is opaque and outlined; a dropped one is faded, its text grey and struck
 through. Hovering shows the token, where it sits, its self-information, the method's own score and whether
 it was kept. The colour bar and legend sit on top, so they stay in view at the start of a long prompt.
+
+``sweep_figure`` draws a ratio sweep (``sweep.sweep_table`` rows) as four panels against the achieved ratio
+(log scale): information kept, compression time, dollars saved per request and, with answers, answer
+agreement. Each method has its own colour (the colour-blind-safe "Safe" set) and marker shape.
 """
 
 from __future__ import annotations
 
 import html
+import math
 import textwrap
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+from plotly.colors import qualitative, sample_colorscale
+from plotly.subplots import make_subplots
 
 from .heatmap import HeatmapData
 
@@ -151,3 +157,71 @@ def _strike(data: HeatmapData) -> go.Scatter:
         y += [float(data.line[i]), float(data.line[i]), None]
     return go.Scatter(x=x, y=y, mode="lines", line=dict(color=STRIKE, width=1.2), hoverinfo="skip",
                       showlegend=False)
+
+
+# -- ratio sweeps ---------------------------------------------------------------------------------------------
+METHOD_COLOURS = qualitative.Safe
+METHOD_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "triangle-down", "star", "hexagon")
+RATIO_TICKS = (1.5, 2, 3, 4, 6, 8, 10, 15, 20, 30, 50, 100)
+
+
+def _by_method(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows grouped by method label, in first-seen order, each group sorted by achieved ratio."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["method_label"], []).append(r)
+    return {k: sorted(v, key=lambda r: r["ratio"] if math.isfinite(r["ratio"]) else math.inf)
+            for k, v in groups.items()}
+
+
+def _panels(price_model: str, gold: bool) -> list[tuple[str, str, dict]]:
+    """(row field, panel title, y-axis settings) for the four panels."""
+    answers = "Answer agreement with the uncompressed prompt's answer (token F1)"
+    if gold:
+        answers += "<br>hollow marker: wrong against the reference answer"
+    return [("info_kept", "Information kept: share of the prompt's self-information", dict(tickformat=".0%",
+                                                                                              rangemode="tozero")),
+            ("seconds", "Compression time (seconds)", dict(rangemode="tozero")),
+            ("saving", f"Saved per request on {html.escape(price_model)} (input tokens)",
+             dict(tickprefix="$", rangemode="tozero")),
+            ("agreement", answers, dict(range=[-0.05, 1.05]))]
+
+
+def sweep_figure(rows: list[dict], price_model: str) -> go.Figure:
+    """Quality proxy, time, saving and (when the points were answered) answer agreement against the achieved
+    ratio, one line per method; hovering a point shows its number in the table below the figure."""
+    answered = any(r.get("agreement") is not None for r in rows)
+    gold = any(r.get("correct") is not None for r in rows)
+    panels = _panels(price_model, gold)
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[title for _, title, _ in panels],
+                        horizontal_spacing=0.08, vertical_spacing=0.2)
+    for m, (label, group) in enumerate(_by_method(rows).items()):
+        colour, symbol = METHOD_COLOURS[m % len(METHOD_COLOURS)], METHOD_SYMBOLS[m % len(METHOD_SYMBOLS)]
+        x = [r["ratio"] if math.isfinite(r["ratio"]) else None for r in group]
+        custom = [[r["point"], html.escape(label, quote=False), r["requested_ratio"]] for r in group]
+        for k, (field, _, _) in enumerate(panels):
+            if field == "agreement" and not answered:
+                continue
+            y = [r.get(field) for r in group]
+            shapes = [symbol + ("-open" if r.get("correct") is False else "") for r in group]
+            fig.add_trace(go.Scatter(
+                x=x, y=y, mode="lines+markers", name=label, legendgroup=label, showlegend=k == 0,
+                line=dict(color=colour, width=2), marker=dict(color=colour, size=9, symbol=shapes,
+                                                              line=dict(width=1.5, color=colour)),
+                customdata=custom, hovertemplate="<b>%{customdata[1]}</b>, point #%{customdata[0]}<br>asked "
+                "%{customdata[2]:.1f}x, got %{x:.1f}x<br>%{y:.3~g}<extra></extra>"), row=k // 2 + 1, col=k % 2 + 1)
+    if not answered:                      # the empty fourth panel says how to fill it
+        fig.add_annotation(text="No answers in this sweep: tick<br>“Answer every point with the local model”",
+                           xref="paper", yref="paper", x=sum(fig.layout.xaxis4.domain) / 2,
+                           y=sum(fig.layout.yaxis4.domain) / 2, showarrow=False, font=dict(color=DROPPED_TEXT))
+    for k, (_, _, yaxis) in enumerate(panels):
+        fig.update_xaxes(type="log", tickvals=list(RATIO_TICKS), ticktext=[f"{t:g}x" for t in RATIO_TICKS],
+                         title_text="achieved ratio (original / compressed tokens)", title_font=dict(size=11),
+                         showgrid=True, gridcolor="#e5e5e5", row=k // 2 + 1, col=k % 2 + 1)
+        fig.update_yaxes(showgrid=True, gridcolor="#e5e5e5", zeroline=False, row=k // 2 + 1, col=k % 2 + 1,
+                         **yaxis)
+    fig.update_annotations(font_size=13)
+    fig.update_layout(height=720, plot_bgcolor="white", paper_bgcolor="white", margin=dict(l=60, r=20, t=90, b=50),
+                      legend=dict(orientation="h", x=0, xanchor="left", y=1.1, yanchor="bottom"),
+                      hoverlabel=dict(font=dict(family=FONT)))
+    return fig
