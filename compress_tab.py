@@ -1,0 +1,267 @@
+"""Gradio layout and wiring of the app's "Compress" tab (``app.py`` places it): the form, the side-by-side view,
+the token heatmap, the cost and the JSON export of the latest compression.
+
+Its siblings borrow from it: ``explore_tab.py`` and ``batch_tab.py`` read the same form (``form_inputs``,
+``form_from``) instead of repeating it, and a sweep point is shown here through ``shown_report``, the same
+code path as a compression made with the Compress button. ``downstream_tab.py`` (the "Downstream answers"
+section) sits at the bottom of this tab.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+import lingua_core
+from lingua_core import examples, export, form, pipeline, pricing, savings, views, viz
+from lingua_core.errors import LinguaError
+from lingua_core.methods import REGISTRY
+from lingua_core.option_fields import OptionField, describe, show
+from lingua_core.result import Result
+
+DEFAULT_METHOD = "llmlingua" if "llmlingua" in REGISTRY else next(iter(REGISTRY))
+DEFAULT_LLM = "gpt-4"
+
+
+# -- component factories ---------------------------------------------------------------------------------------
+@dataclass
+class Inputs:
+    instruction: gr.Textbox
+    context: gr.Textbox
+    question: gr.Textbox
+    method: gr.Dropdown
+    scorer: gr.Dropdown
+    budget_mode: gr.Radio
+    ratio: gr.Slider
+    target_tokens: gr.Number
+    target_llm: gr.Dropdown
+    context_sep: gr.Textbox
+    option_groups: dict[str, gr.Group] = field(default_factory=dict)            # method -> its options box
+    options: dict[str, dict[str, gr.components.Component]] = field(default_factory=dict)  # method -> field -> widget
+
+
+def option_widget(f: OptionField) -> gr.components.Component:
+    """One widget for one Options field, chosen by the field's kind."""
+    common = dict(label=f.name.replace("_", " "), info=f.help or None, value=show(f, f.default))
+    if f.kind == "bool":
+        return gr.Checkbox(**common)
+    if f.kind in ("int", "float"):
+        return gr.Number(precision=0 if f.kind == "int" else None, **common)
+    if f.kind == "choice":
+        return gr.Dropdown(choices=list(f.choices), **common)
+    if f.kind == "list":
+        example = "[0, 2] or 0, 2" if f.item in (int, float) else '["\\n", "?"] or items separated by commas'
+        common["info"] = (f.help + "; " if f.help else "") + "a list: " + example
+    return gr.Textbox(**common)
+
+
+def build_inputs() -> Inputs:
+    with gr.Column(scale=3):
+        instruction = gr.Textbox(label="Instruction (kept verbatim, first)", lines=2, max_lines=6,
+                                 elem_id="instruction")
+        context = gr.Textbox(label="Context: documents or demonstrations, separated by blank lines "
+                                   "(the separator is in Method options)", lines=12, max_lines=24,
+                             elem_id="context")
+        question = gr.Textbox(label="Question (kept verbatim, last)", lines=2, max_lines=6, elem_id="question")
+    with gr.Column(scale=2):
+        method = gr.Dropdown([(cls.label or name, name) for name, cls in REGISTRY.items()], value=DEFAULT_METHOD,
+                             label="Method")
+        scorer = gr.Dropdown(form.allowed_scorers(), value=form.default_scorer(), label="Scorer model",
+                             info="the small LM that scores tokens; the host sets this list")
+        budget_mode = gr.Radio([("Ratio", "ratio"), ("Target tokens", "tokens")], value="ratio", label="Budget")
+        ratio = gr.Slider(1.5, 20, value=4, step=0.5, label="Compression ratio (original / compressed)")
+        target_tokens = gr.Number(value=200, precision=0, minimum=1, label="Target tokens for the whole prompt",
+                                  visible=False)
+        prices = [views.llm_choice(m, pricing.price_of(m).input_per_mtok) for m in pricing.available()]
+        models = [model for _, model in prices]
+        target_llm = gr.Dropdown(prices, value=DEFAULT_LLM if DEFAULT_LLM in models else models[0],
+                                 label="Target LLM", info="its tokenizer counts the budget; its price "
+                                 "(genai-prices) gives the cost")
+        inputs = Inputs(instruction, context, question, method, scorer, budget_mode, ratio, target_tokens,
+                        target_llm, gr.Textbox(visible=False))
+        with gr.Accordion("Method options", open=False):
+            inputs.context_sep = gr.Textbox(form.encode_escapes("\n\n"), label="Context separator",
+                                            info="splits the context box; \\n is a line break")
+            for name, cls in REGISTRY.items():
+                with gr.Group(visible=name == DEFAULT_METHOD) as group:
+                    inputs.options[name] = {f.name: option_widget(f) for f in describe(cls.Options)}
+                inputs.option_groups[name] = group
+    return inputs
+
+
+@dataclass
+class Outputs:
+    shown: gr.Markdown              # what the view shows when it is not the form's own compression
+    stats: gr.HTML
+    diff: gr.HTML
+    compressed: gr.Textbox
+    colour_by: gr.Radio
+    heatmap: gr.Plot
+    requests_per_day: gr.Slider
+    output_tokens: gr.Slider
+    cost: gr.HTML
+    how: gr.Markdown
+    export_file: gr.DownloadButton  # the latest compression as a JSON file
+    export_json: gr.Code            # the same JSON, with a copy button
+    heat_state: gr.State            # the heatmap numbers, to recolour without compressing again
+    prompts_state: gr.State         # (original, compressed), to re-price without compressing again
+    report_state: gr.State          # the latest compression, for the heatmap step that follows it
+    footer: gr.Markdown | None = None
+
+
+def build_outputs() -> Outputs:
+    shown = gr.Markdown(elem_id="shown")
+    stats = gr.HTML(elem_id="stats")
+    with gr.Row(equal_height=True):
+        with gr.Column():
+            gr.Markdown("#### Original prompt: dropped text struck through")
+            diff = gr.HTML(elem_id="diff")
+        with gr.Column():
+            compressed = gr.Textbox(label="Compressed prompt", lines=17, max_lines=17, buttons=["copy"],
+                                    interactive=False, elem_id="compressed")
+    gr.Markdown("#### Token heatmap: every token of the original, wrapped into lines (scroll for more)")
+    colour_by = gr.Radio([("Scorer self-information (bits), the same for every method", "self_info"),
+                          ("The method's own score", "method")], value="self_info", label="Colour by")
+    with gr.Column(elem_classes="lc-heat-scroll"):
+        heatmap = gr.Plot(show_label=False, elem_id="heatmap")
+    with gr.Row():
+        with gr.Column(scale=2, min_width=320):
+            gr.Markdown("#### Cost")
+            requests_per_day = gr.Slider(1, 100_000, value=1_000, step=1, label="Requests per day")
+            output_tokens = gr.Slider(0, 4_000, value=200, step=10, label="Output tokens per request")
+            cost = gr.HTML(elem_id="cost")
+        with gr.Column(scale=3):
+            gr.Markdown("#### How it works")
+            default = REGISTRY[DEFAULT_METHOD]
+            how = gr.Markdown(views.how_it_works_md(default.label, default.summary), elem_id="how")
+    with gr.Accordion("Export: this compression as JSON, to reproduce it", open=False):
+        gr.Markdown(f"Schema version {export.SCHEMA_VERSION}: the original, the compressed prompt, every token "
+                    "with its score and kept flag, the settings, the scorer and where it came from, and the "
+                    "library versions. `lingua_core.export.reproduce(json.load(f))` runs it again.")
+        export_file = gr.DownloadButton("Download JSON", interactive=False, elem_id="export-download")
+        export_json = gr.Code(language="json", label="Export JSON", lines=8, max_lines=20, buttons=["copy"],
+                              interactive=False, elem_id="export-json")
+    return Outputs(shown, stats, diff, compressed, colour_by, heatmap, requests_per_day, output_tokens, cost, how,
+                   export_file, export_json, gr.State(), gr.State(), gr.State())
+
+
+def build_examples(ui: Inputs, gold: gr.Textbox) -> None:
+    found = examples.all_examples()
+    gr.Examples(
+        [[e.instruction, e.context_text, e.question, e.method, e.ratio, "ratio", form.encode_escapes(e.context_sep),
+          e.answer] for e in found],
+        [ui.instruction, ui.context, ui.question, ui.method, ui.ratio, ui.budget_mode, ui.context_sep, gold],
+        example_labels=[e.label for e in found], label="Examples: click one, then Compress",
+        cache_examples=False,  # caching would run the models at build time; examples only fill the form
+    )
+    with gr.Accordion("Where the examples come from", open=False):
+        gr.Markdown("\n".join(f"- **{e.label}**: {e.source}" for e in found))
+
+
+# -- what other tabs borrow ------------------------------------------------------------------------------------
+def form_inputs(ui: Inputs) -> set:
+    """Every widget ``form_from`` and ``method_options_from`` read (for a handler taking a dict of values)."""
+    widgets = {ui.instruction, ui.context, ui.question, ui.method, ui.scorer, ui.budget_mode, ui.ratio,
+               ui.target_tokens, ui.target_llm, ui.context_sep}
+    return widgets | {w for group in ui.options.values() for w in group.values()}
+
+
+def form_from(ui: Inputs, v: dict) -> form.Form:
+    """The form the widgets describe (``v``: widget -> value)."""
+    chosen = v[ui.method]
+    tokens = int(v[ui.target_tokens] or 0) if v[ui.budget_mode] == "tokens" else 0
+    return form.Form(v[ui.instruction], v[ui.context], v[ui.question], chosen, v[ui.scorer], float(v[ui.ratio]),
+                     tokens, v[ui.context_sep], v[ui.target_llm], method_options_from(ui, v, chosen))
+
+
+def method_options_from(ui: Inputs, v: dict, method: str) -> dict:
+    """A method's options as its widgets in "Method options" show them (also for methods not picked)."""
+    return {name: v[w] for name, w in ui.options.get(method, {}).items()}
+
+
+def view_outputs(out: Outputs) -> list:
+    """The components ``shown_report`` fills."""
+    return [out.shown, out.stats, out.diff, out.compressed, out.report_state, out.cost, out.prompts_state, out.how,
+            out.footer, out.export_file, out.export_json]
+
+
+def export_path(result: Result, text: str) -> str:
+    """The export JSON ``text`` in a fresh temporary file (what "Download JSON" serves), named after the
+    method and ratio, e.g. ``compression-llmlingua-4.0x.json``."""
+    folder = Path(tempfile.mkdtemp(prefix="lingua-export-"))
+    path = folder / f"compression-{result.method}-{views.ratio_text(result.ratio).replace('∞', 'all')}.json"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def shown_report(out: Outputs, report: pipeline.Report, v: dict, note: str = "") -> dict:
+    """Every view component's new value for a finished compression (the heatmap follows, ``then_heatmap``);
+    ``note`` says where it came from when not from the form (a sweep point)."""
+    r = report.result
+    cls = REGISTRY[r.method]
+    estimate = savings.estimate(r.origin_tokens, r.compressed_tokens, r.target_model,
+                                int(v[out.requests_per_day]), int(v[out.output_tokens]))
+    exported = export.to_text(r, report.request)
+    return {
+        out.shown: note, out.stats: views.stats_html(r), out.diff: views.diff_html(r), out.compressed: r.compressed,
+        out.report_state: report, out.cost: views.cost_html(estimate), out.prompts_state: (r.original, r.compressed),
+        out.how: views.how_it_works_md(cls.label or r.method, cls.summary, r),
+        out.footer: views.footer_md(report.scorer, report.scorer_source, lingua_core.__version__, report.device),
+        out.export_file: gr.DownloadButton(value=export_path(r, exported), interactive=True),
+        out.export_json: exported,
+    }
+
+
+def then_heatmap(event, out: Outputs, gpu=lambda fn: fn):
+    """Chain the heatmap step (one self-information pass over the shown report) after ``event`` succeeds."""
+    @gpu
+    def on_heatmap(report: pipeline.Report, colour_by: str, progress=gr.Progress()):
+        try:
+            pipeline.add_heatmap(report, lambda frac, msg: progress(frac, desc=msg))
+        except LinguaError as exc:
+            raise gr.Error(str(exc)) from exc
+        return viz.token_heatmap(report.heat, colour_by), report.heat
+
+    return event.success(on_heatmap, [out.report_state, out.colour_by], [out.heatmap, out.heat_state],
+                         api_visibility="private", concurrency_id="model")
+
+
+# -- this tab's events -----------------------------------------------------------------------------------------
+def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button, gpu=lambda fn: fn) -> None:
+    @gpu
+    def on_compress(v: dict, progress=gr.Progress()) -> dict:
+        try:
+            report = pipeline.run(form_from(ui, v), lambda frac, msg: progress(frac, desc=msg), with_heatmap=False)
+        except LinguaError as exc:
+            raise gr.Error(str(exc)) from exc
+        return shown_report(out, report, v)
+
+    inputs = form_inputs(ui) | {out.colour_by, out.requests_per_day, out.output_tokens}
+    then_heatmap(compress_btn.click(on_compress, inputs, view_outputs(out), api_visibility="private",
+                                    concurrency_id="model", show_progress_on=[out.diff, out.compressed]), out, gpu)
+
+    def on_method(name: str) -> dict:
+        cls = REGISTRY[name]
+        shown = {group: gr.Group(visible=m == name) for m, group in ui.option_groups.items()}
+        return {**shown, out.how: views.how_it_works_md(cls.label or name, cls.summary)}
+
+    ui.method.change(on_method, ui.method, [*ui.option_groups.values(), out.how], api_visibility="private")
+    ui.budget_mode.change(lambda mode: (gr.Slider(visible=mode == "ratio"), gr.Number(visible=mode == "tokens")),
+                          ui.budget_mode, [ui.ratio, ui.target_tokens], api_visibility="private")
+    out.colour_by.change(lambda heat, by: viz.token_heatmap(heat, by) if heat is not None else None,
+                         [out.heat_state, out.colour_by], out.heatmap, api_visibility="private")
+
+    def on_cost(prompts, model: str, per_day: float, output: float) -> str:
+        if not prompts:
+            return ""
+        try:
+            return views.cost_html(savings.estimate_texts(prompts[0], prompts[1], model, int(per_day), int(output)))
+        except LinguaError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    gr.on([ui.target_llm.change, out.requests_per_day.release, out.output_tokens.release], on_cost,
+          [out.prompts_state, ui.target_llm, out.requests_per_day, out.output_tokens], out.cost,
+          api_visibility="private")
