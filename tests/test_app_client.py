@@ -118,3 +118,62 @@ def test_answers_endpoint_with_the_local_model(client):
     assert out["backend"] and out["done"]
     with pytest.raises(Exception, match="not offered here"):
         client.predict("a", "b", "local", "someone/any-model", api_name="/answers")
+
+
+# -- sweep, batch and export (issue 7) -------------------------------------------------------------------------
+SHORT = ("The release moves to Monday because the export dialog still times out on large tables.\n\n"
+         "Jonas owns the database migration and will run it on Thursday evening after the code freeze.\n\n"
+         "The on-call rotation for next month is postponed to the next meeting, as two people are away.")
+SHORT_ARGS = ("Summarise the notes.", SHORT, "Question: who owns the migration?", "llmlingua", "bundled", 4.0, 0,
+              "\\n\\n", "gpt-4", {})
+
+
+def test_sweep_points_are_the_compressions_compress_returns(client):
+    rows = client.predict(*SHORT_ARGS, ["llmlingua", "random"], 2.0, 8.0, 3, api_name="/sweep")
+    assert [(r["method"], r["point"]) for r in rows] == [("llmlingua", i) for i in range(3)] + [
+        ("random", i) for i in range(3, 6)]
+    assert [r["requested_ratio"] for r in rows[:3]] == pytest.approx([2.0, 4.0, 8.0])
+    for r in rows:
+        assert 0 <= r["info_kept"] <= 1 and r["seconds"] >= 0 and r["saving"] > 0 and r["answer"] is None
+    assert rows[0]["info_kept"] > rows[2]["info_kept"] and rows[0]["ratio"] < rows[2]["ratio"]
+    fresh = client.predict(*SHORT_ARGS[:5], 4.0, *SHORT_ARGS[6:], False, api_name="/compress")
+    assert rows[1]["compressed_prompt"] == fresh["compressed_prompt"]
+    assert rows[1]["compressed_tokens"] == fresh["compressed_tokens"]
+
+
+@pytest.mark.parametrize("change, message", [({"low": 8.0, "high": 2.0}, "swap them"),
+                                             ({"methods": ["no_such_method"]}, "no_such_method"),
+                                             ({"high": 500.0}, "ratio must be between")])
+def test_sweep_errors_say_what_to_do(client, change, message):
+    args = dict(zip(("instruction", "context", "question", "method", "scorer"), SHORT_ARGS[:5]))
+    with pytest.raises(Exception, match=message):
+        client.predict(**args, **{"low": 2.0, "high": 8.0, "points": 2, **change}, api_name="/sweep")
+
+
+def test_batch_rows_in_result_rows_out(client):
+    from lingua_core.batch import OUT_FIELDS
+
+    rows = [{"prompt": SHORT, "question": "Question: who owns the migration?", "id": "a"},
+            {"prompt": SHORT.split("\n\n")[0], "answers": ["Monday"], "id": "b"},
+            {"text": "no prompt column", "id": "c"}]
+    out = client.predict(rows, "llmlingua", "bundled", 2.0, 0, "\\n\\n", "gpt-4o", {}, api_name="/batch")
+    assert [r["id"] for r in out] == ["a", "b", "c"] and all(set(OUT_FIELDS) <= set(r) for r in out)
+    for r in out[:2]:
+        assert r["error"] is None and r["compressed_tokens"] < r["origin_tokens"] and r["saving"] > 0
+        assert r["method"] == "llmlingua" and is_subsequence(r["compressed_prompt"], r["prompt"] + "\n\n"
+                                                               + (r.get("question") or ""))
+    assert "prompt" in out[2]["error"] and out[2]["compressed_prompt"] is None
+    with pytest.raises(Exception, match="LINGUA_ALLOWED_SCORERS"):
+        client.predict(rows[:1], "llmlingua", "someone/any-model", api_name="/batch")
+
+
+def test_export_reloads_and_reproduces_exactly(client, lm):
+    from lingua_core import export
+
+    d = client.predict(*SHORT_ARGS, api_name="/export")
+    assert d["schema_version"] == export.SCHEMA_VERSION and d["kind"] == export.KIND
+    assert d["scorer"]["name"] == "bundled" and d["settings"]["method"] == "llmlingua"
+    assert all(d["original"][t["start"]:t["end"]] == t["text"] for t in d["tokens"])
+    fresh = client.predict(*SHORT_ARGS, False, api_name="/compress")
+    assert d["compressed"] == fresh["compressed_prompt"]
+    assert export.differences(d, export.reproduce(d, lm)) == []
