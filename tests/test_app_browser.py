@@ -97,8 +97,8 @@ def expected_point(lm, ratio: float) -> str:
 
 
 def test_explore_sweep_point_opens_in_the_compress_tab(page, lm):
-    """Sweep a short prompt (3 points, LLMLingua), then click rows of the points table: the Compress tab's
-    side-by-side view shows exactly that point's compression."""
+    """Sweep a short prompt (3 points, LLMLingua and the random baseline), then click rows of the points
+    table: the Compress tab's side-by-side view shows exactly that point's compression."""
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Compress").click()
@@ -107,15 +107,14 @@ def test_explore_sweep_point_opens_in_the_compress_tab(page, lm):
     page.locator("#question textarea").fill(QUESTION)
     page.get_by_role("tab", name="Explore: ratio sweep").click()
     expect(page.locator("#sweep-source")).to_contain_text("3 context(s)")
-    for other in ("Selective Context (self-information)", "Random drop (baseline)"):
-        page.locator("#sweep-methods").get_by_label(other).uncheck()
+    page.locator("#sweep-methods").get_by_label("Selective Context (self-information)").uncheck()  # keeps random
     for box, value in (("#sweep-low input", "2"), ("#sweep-high input", "8"),
                        ("#sweep-points input[type=number]", "3")):
         page.locator(box).fill(value)
         page.locator(box).press("Tab")
     page.locator("#sweep-run").click()
     rows = page.locator("#sweep-table .virtual-row")              # Gradio 6's table body: virtual rows
-    expect(rows).to_have_count(3, timeout=RESULT_TIMEOUT_MS)
+    expect(rows).to_have_count(6, timeout=RESULT_TIMEOUT_MS)                 # LLMLingua, then the random baseline
     expect(page.locator("#sweep-plot .js-plotly-plot")).to_be_visible(timeout=30_000)
     expect(page.locator("#sweep-plot")).to_contain_text("Information kept")
     ARTIFACTS.mkdir(exist_ok=True)
