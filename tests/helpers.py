@@ -33,3 +33,10 @@ def assert_in_order(result) -> None:
     for t in result.tokens:
         assert result.original[t.start:t.end] == t.text
     assert is_subsequence(result.compressed, reordered_original(result))
+
+
+def offline_options(name: str) -> dict:
+    """The options under which registered method ``name`` runs offline (e.g. LLMLingua-2's test encoder)."""
+    from lingua_core.methods import REGISTRY
+
+    return dict(getattr(REGISTRY[name], "offline_options", {}) or {})

@@ -6,8 +6,9 @@ import pytest
 
 from lingua_core import Request, budget, compress
 from lingua_core.errors import InvalidRequest
+from lingua_core.methods import REGISTRY
 
-from helpers import assert_in_order
+from helpers import assert_in_order, offline_options
 
 
 @pytest.mark.parametrize("kw", [dict(rate=0.5), dict(rate=0.33), dict(rate=0.25), dict(rate=0.15),
@@ -58,9 +59,11 @@ def test_coarse_stage_drops_whole_demonstrations(lm, gsm8k):
     assert all(p.rank >= 0 and p.rank_score > 1 for p in r.pieces if p.role == "context")
 
 
-def test_question_alone_over_budget_is_reported(lm, gsm8k):
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_question_alone_over_budget_is_reported(lm, gsm8k, name):
     demos, question = gsm8k
-    r = compress(Request(context=demos, question=question * 3, target_token=20), lm)
+    r = compress(Request(context=demos, question=question * 3, target_token=20, method=name,
+                         options=offline_options(name) or None), lm)
     assert r.compressed == question * 3
     assert not r.target_met and "Instruction and question alone" in r.message
 

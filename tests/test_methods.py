@@ -21,7 +21,7 @@ from lingua_core.errors import InvalidRequest, ModelLoadError
 from lingua_core.methods import clear_caches
 from lingua_core.recover import recover
 
-from helpers import assert_in_order, is_subsequence
+from helpers import assert_in_order, is_subsequence, offline_options
 
 INSTRUCTION = "Answer the question using the documents below."
 BUDGETS = {"rate 0.5": dict(rate=0.5), "rate 0.25": dict(rate=0.25), "150 tokens": dict(target_token=150)}
@@ -39,10 +39,6 @@ def nq_case(rows: list[dict], i: int, n_others: int = 4, seed: int = 0) -> tuple
     gold = rng.randrange(n_others + 1)
     docs.insert(gold, passage(rows[i]))
     return docs, f"Question: {rows[i]['question']}?\nAnswer:", gold
-
-
-def offline_options(name: str) -> dict:
-    return dict(getattr(REGISTRY[name], "offline_options", {}) or {})
 
 
 def taking(option: str) -> list[str]:

@@ -246,6 +246,8 @@ class LongLLMLingua(Method):
         kept = coarse(work, opt, ranked, room, note)
         work.set_order(ORDERS[opt.reorder_context](kept) + [k for k in ctx if k not in kept])
         eligible = np.isin(work.piece_of, kept)
+        if not kept:                              # no room left beside instruction and question
+            return
         if not opt.use_token_level:
             work.keep |= eligible
             return

@@ -169,7 +169,9 @@ class Structured(Method):
         segments = getattr(self, "segments", None) or [
             [Segment(0, p.end - p.start)] for p in work.pieces if p.role == "context"]
         owner, flat = token_segments(work, segments)
-        rates, work.target, share = segment_rates(work, flat)     # the budget the segments' rates add up to
+        rates, target, share = segment_rates(work, flat)         # the budget the segments' rates add up to
+        if work.fixed_tokens() <= work.target:     # else instruction + question alone miss the budget asked for
+            work.target = target
         in_ctx = owner >= 0
         verbatim = in_ctx & np.isin(owner, [g for g, s in enumerate(flat) if not s.compress])
         work.keep |= verbatim
