@@ -22,13 +22,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback import LoopbackServer
 
 ANSWER = "The answer is 7."
 MARKUP_ANSWER = "<script>alert('x')</script><img src=x onerror=alert(2)> &amp; &lt;b&gt; <b>bold</b>"
 
 
-class FakeLLM:
+class FakeLLM(LoopbackServer):
     def __init__(self, mode: str = "ok", delay_s: float = 30.0, answer: str = ANSWER):
         self.mode, self.delay_s, self.answer = mode, delay_s, answer
         self.pause_s = 0.0                   # wait this long before answering a chat request
@@ -36,14 +38,7 @@ class FakeLLM:
         self.keys: list[str] = []            # Authorization header values seen ("" when none), in order
         self.bodies: list[dict] = []         # JSON bodies of the chat requests
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(self._handler())
 
     def __enter__(self) -> "FakeLLM":
         return self

@@ -12,11 +12,13 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
+from loopback import LoopbackServer
 
-class Gate:
+
+class Gate(LoopbackServer):
     def __init__(self, upstream: str, key: str):
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname, parts.port)
@@ -24,14 +26,7 @@ class Gate:
         self.inject: list[int] = []     # statuses to answer the next chat requests with, in order
         self.chat_requests = 0          # POSTs to /v1/chat/completions seen (retries included)
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(self._handler())
 
     def _handler(self):
         gate = self
