@@ -15,9 +15,11 @@ Its sibling ``form.py`` turns the rest of the form into a ``Request``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
+import threading
 import typing
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -38,12 +40,19 @@ class OptionField:
     optional: bool = False          # None (an empty box) is allowed
 
 
+_SOURCE_LOCK = threading.Lock()  # ast.parse, under inspect.getsource, is not thread-safe on CPython 3.11:
+#                                  two at once can fail with "AST constructor recursion depth mismatch"
+
+
+@functools.lru_cache(maxsize=None)
 def field_comments(cls: type) -> dict[str, str]:
-    """``{field: trailing comment}`` read from the class source ({} when the source is not available)."""
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
+    """``{field: trailing comment}`` read from the class source ({} when the source is not available); read
+    once per class (the app reads them all while building the page), one class at a time."""
+    with _SOURCE_LOCK:
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            return {}
     found = {}
     for line in source.splitlines():
         m = _COMMENT.match(line)

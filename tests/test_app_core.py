@@ -73,6 +73,21 @@ def test_every_methods_options_round_trip_through_their_widgets(name):
     assert cls.Options(**values) == cls.Options()
 
 
+def test_options_are_described_the_same_from_many_threads_at_once():
+    """The /methods endpoint under load once failed inside ast.parse (not thread-safe on CPython 3.11)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lingua_core.option_fields import field_comments
+
+    field_comments.cache_clear()
+    expected = {name: describe(cls.Options) for name, cls in REGISTRY.items()}
+    field_comments.cache_clear()
+    with ThreadPoolExecutor(8) as pool:
+        runs = list(pool.map(lambda _: {n: describe(c.Options) for n, c in REGISTRY.items()}, range(32)))
+    assert all(run == expected for run in runs)
+    assert any(f.help for fields_ in expected.values() for f in fields_)     # the comments were read
+
+
 def test_list_options_take_json_or_commas():
     opts = options_from(REGISTRY["llmlingua"].Options, {"force_context_ids": "0, 2"})
     assert opts["force_context_ids"] == (0, 2)
