@@ -149,7 +149,7 @@ def method_options(method: str, given: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def _text_fields(form: Form) -> None:
+def check_fields(form: Form) -> None:
     """Empty boxes may arrive as None (API clients); anything else that is not text is refused."""
     for name in ("instruction", "context", "question", "context_sep"):
         value = getattr(form, name)
@@ -164,16 +164,26 @@ def _text_fields(form: Form) -> None:
                              '{"iterative_size": 100} (see /methods for each method\'s options).')
 
 
+def budget_of(form: Form) -> tuple[float, int]:
+    """The form's budget as ``(rate, target_token)``; a target of 0 or less means "use the ratio" (-1).
+
+    >>> budget_of(Form(ratio=4.0)), budget_of(Form(target_tokens=200))
+    ((0.25, -1), (0.25, 200))
+    """
+    target = whole_number(form.target_tokens or 0, "target tokens")
+    return ratio_to_rate(form.ratio), target if target > 0 else -1
+
+
 def to_request(form: Form) -> Request:
     """The core ``Request`` for a filled-in form (model names checked, nothing loaded)."""
-    _text_fields(form)
+    check_fields(form)
     check_model_name(form.scorer)
     contexts = split_context(form.context, decode_escapes(form.context_sep))
     if not contexts and not form.instruction.strip() and not form.question.strip():
         raise InvalidRequest("Nothing to compress: paste a prompt into the context box or pick an example.")
-    target = whole_number(form.target_tokens or 0, "target tokens")
+    rate, target = budget_of(form)
     return Request(context=contexts, instruction=form.instruction, question=form.question,
-                   rate=ratio_to_rate(form.ratio), target_token=target if target > 0 else -1,
+                   rate=rate, target_token=target,
                    target_model=form.target_llm, context_sep=decode_escapes(form.context_sep),
                    method=form.method, options=method_options(form.method, dict(form.options)))
 

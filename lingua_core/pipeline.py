@@ -23,8 +23,8 @@ from . import heatmap, sweep
 from .batch import BatchSettings, compress_rows
 from .compress import compress
 from .errors import InvalidRequest
-from .form import (Form, backend_from, check_model_name, decode_escapes, default_scorer, method_options,
-                   ratio_to_rate, split_context, to_request, whole_number)
+from .form import (Form, backend_from, budget_of, check_fields, check_model_name, decode_escapes, default_scorer,
+                   method_options, split_context, to_request)
 from .loading import LoadedModel, load_model
 from .methods import get_method
 from .result import Request, Result
@@ -102,10 +102,10 @@ class SweepRun:
         return Report(p.result, self.scorer, self.scorer_source, self.device, 0.0, request=p.request)
 
 
-def sweep_options(form: Form, chosen: dict[str, dict]) -> dict[str, dict]:
+def sweep_options(chosen: dict[str, dict]) -> dict[str, dict]:
     """{method: its options from the form's values} for the methods to sweep, each checked like a compression's.
 
-    >>> sweep_options(Form(), {"random": {}})
+    >>> sweep_options({"random": {}})
     {'random': {}}
     """
     if not chosen:
@@ -121,7 +121,7 @@ def run_sweep(form: Form, chosen: dict[str, dict], ratios: list[float], progress
     every point; ``gold`` answers judge them.
     """
     request = to_request(form)
-    methods = sweep_options(form, chosen)
+    methods = sweep_options(chosen)
     if len(ratios) > MAX_POINTS:
         raise InvalidRequest(f"At most {MAX_POINTS} points per method here; ask for fewer.")
     if _model_lock.locked():
@@ -137,16 +137,13 @@ def run_sweep(form: Form, chosen: dict[str, dict], ratios: list[float], progress
 
 def batch_settings(form: Form) -> BatchSettings:
     """One compression setting for every row, from the form (each prompt is split at its context separator)."""
+    check_fields(form)
     check_model_name(form.scorer)
-    if not isinstance(form.options, dict) or not isinstance(form.context_sep, str):
-        raise InvalidRequest('options must be an object of option names and values, e.g. {"iterative_size": '
-                             '100}, and context_sep a text such as \\n\\n.')
     sep = decode_escapes(form.context_sep)
     split_context("", sep)                        # an empty separator fails here, saying what to type
-    target = whole_number(form.target_tokens or 0, "target tokens")
-    return BatchSettings(method=form.method, rate=ratio_to_rate(form.ratio), target_token=target if target > 0 else -1,
-                         target_model=form.target_llm, options=method_options(form.method, dict(form.options)),
-                         context_sep=sep)
+    rate, target = budget_of(form)
+    return BatchSettings(method=form.method, rate=rate, target_token=target, target_model=form.target_llm,
+                         options=method_options(form.method, dict(form.options)), context_sep=sep)
 
 
 def run_batch(form: Form, rows: list[dict], progress: Progress = _quiet) -> list[dict]:

@@ -12,7 +12,6 @@ without compressing again. Plain numbers only; the app formats them.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 from . import pricing
