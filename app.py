@@ -75,8 +75,8 @@ def compress(instruction: str, context: str, question: str = "", method: str = D
              options: dict | None = None, with_tokens: bool = False) -> dict:
     """Compress a prompt. ``options`` are the method's own options by name (see /methods);
     ``target_tokens`` > 0 sets a token budget instead of the ratio; ``with_tokens`` adds every token's scores."""
-    f = form.Form(instruction, context, question, method, scorer or form.default_scorer(), ratio, target_tokens,
-                  context_sep, target_llm, options if options is not None else {})
+    f = form.Form(instruction, context, question, method, scorer, ratio, target_tokens, context_sep, target_llm,
+                  options)
     return pipeline.as_dict(pipeline.run(f, with_heatmap=with_tokens), with_tokens)
 
 
@@ -131,8 +131,8 @@ def export_api(instruction: str, context: str, question: str = "", method: str =
                target_llm: str = DEFAULT_LLM, options: dict | None = None) -> dict:
     """Compress a prompt (inputs as /compress) and return its export record: versioned JSON with the original,
     the compressed prompt, every token's score and kept flag, the settings, the scorer and the versions."""
-    f = form.Form(instruction, context, question, method, scorer or form.default_scorer(), ratio, target_tokens,
-                  context_sep, target_llm, options if options is not None else {})
+    f = form.Form(instruction, context, question, method, scorer, ratio, target_tokens, context_sep, target_llm,
+                  options)
     report = pipeline.run(f, with_heatmap=False)
     return export.to_json(report.result, report.request)
 

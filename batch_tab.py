@@ -10,7 +10,6 @@ in its ``error`` column; a file that cannot be read is refused with the reason. 
 
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 
@@ -103,13 +102,11 @@ def batch_api(rows: list, method: str = compress_tab.DEFAULT_METHOD, scorer: str
     """Compress every row (a dict with ``prompt``; optional ``instruction``, ``question``, ``answers``) with one
     setting; each output row adds batch.OUT_FIELDS (``error`` says why a row failed). At most
     pipeline.MAX_BATCH_ROWS rows a call."""
-    f = form.Form("", "", "", method, scorer or form.default_scorer(), ratio, target_tokens, context_sep, target_llm,
-                  options if options is not None else {})
+    f = form.Form("", "", "", method, scorer, ratio, target_tokens, context_sep, target_llm, options)
     try:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise InvalidRequest("rows must be a list of objects, each with a 'prompt' text.")
         out = pipeline.run_batch(f, [dict(r) for r in rows])
     except LinguaError as exc:
         raise gr.Error(str(exc)) from exc
-    return [{k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in row.items()}
-            for row in out]
+    return [pipeline.json_row(row) for row in out]

@@ -153,13 +153,13 @@ def sweep_api(instruction: str, context: str, question: str = "", method: str = 
     (default: ``method``); ``options`` go to ``method``, other methods use their defaults. ``ratio`` and
     ``target_tokens`` are accepted as in /compress and ignored. One row per point: sweep.TABLE_FIELDS and the
     point's ``compressed_prompt`` (what /compress returns at that ratio)."""
-    f = form.Form(instruction, context, question, method, scorer or form.default_scorer(), ratio, target_tokens,
-                  context_sep, target_llm, options if options is not None else {})
+    f = form.Form(instruction, context, question, method, scorer, ratio, target_tokens, context_sep, target_llm,
+                  options)
     names = [methods] if isinstance(methods, str) else list(methods or [method])
     try:
         run = pipeline.run_sweep(f, {m: (f.options if m == method else {}) for m in names},
                                  ratios_from(low, high, points))
     except LinguaError as exc:
         raise gr.Error(str(exc)) from exc
-    return [{**{k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in row.items()},
-             "compressed_prompt": run.points[row["point"]].result.compressed} for row in sweep.sweep_table(run.points)]
+    return [{**pipeline.json_row(row), "compressed_prompt": run.points[row["point"]].result.compressed}
+            for row in sweep.sweep_table(run.points)]

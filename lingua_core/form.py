@@ -150,7 +150,10 @@ def method_options(method: str, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_fields(form: Form) -> None:
-    """Empty boxes may arrive as None (API clients); anything else that is not text is refused."""
+    """Empty boxes may arrive as None (API clients); anything else that is not text is refused. An empty
+    scorer means the default one, empty options none."""
+    if not form.scorer:
+        form.scorer = default_scorer()
     for name in ("instruction", "context", "question", "context_sep"):
         value = getattr(form, name)
         if value is None:

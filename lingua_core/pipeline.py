@@ -187,6 +187,15 @@ def model_steps(steps):
         yield step
 
 
+def json_row(row: dict) -> dict:
+    """``row`` with its non-finite floats as None (JSON has no nan or inf).
+
+    >>> json_row({"ratio": float("inf"), "seconds": 0.5, "method": "random"})
+    {'ratio': None, 'seconds': 0.5, 'method': 'random'}
+    """
+    return {k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in row.items()}
+
+
 def _num(x: float) -> float | None:
     """JSON has no nan or inf: they become None."""
     return float(x) if math.isfinite(x) else None
