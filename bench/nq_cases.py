@@ -4,7 +4,9 @@ Each case is one NaturalQuestions-open dev question with its gold passage placed
 other questions (distractors), the gold one at a random position: 10 documents in the lost-in-the-middle
 QA prompt. Everything is drawn from ``random.Random`` seeded per case, so case ``i`` is the same whatever
 the number of cases asked for (a quick run is a prefix of a full one, and a resumed run rebuilds the same
-prompts). ``nq_qa.py`` compresses and answers these; this file only lays them out.
+prompts). ``nq_qa.py`` compresses and answers these; this file only lays them out, along with the
+reference prompts the reader also answers: the gold passage alone (``gold_only``) and an oracle at a
+compressor's budget (``gold_filled``: the gold passage first and whole, other passages filling the rest).
 
 Two filters keep the "is the answer still in the prompt?" figure honest: a question is used only when one
 of its gold answers occurs (SQuAD-normalised, whole words) in its gold passage and in neither the
@@ -76,6 +78,39 @@ def gold_only(case: Case) -> Request:
     gold = case.passages[case.gold_pos]
     return Request(context=[document(1, gold)], instruction=INSTRUCTION, question=question_part(case.question),
                    context_sep=DOC_SEP)
+
+
+def gold_filled(case: Case, rate: float) -> Request:
+    """An oracle for a compressor at ``rate``: the gold passage whole and first, then the other passages whole
+    in prompt order, the last one cut to whole words so the prompt is as long as ``rate`` of the full one
+    allows (counted as the budget is, in the request's target tokenizer).
+
+    It shows what the reader makes of a prompt at that budget when the document selection is perfect and
+    the rest of the budget is other documents' text, as it must be for a compressor that meets the budget.
+    """
+    from lingua_core.tokens import count_tokens
+
+    full = request(case)
+    budget = round(rate * count_tokens(prompt_text(full), full.target_model))
+    others = [document(i + 1, p) for i, p in enumerate(case.passages) if i != case.gold_pos]
+    docs = [document(case.gold_pos + 1, case.passages[case.gold_pos])]
+
+    def fits(extra: list[str]) -> bool:
+        req = Request(context=docs + extra, instruction=INSTRUCTION, question=full.question, context_sep=DOC_SEP)
+        return count_tokens(prompt_text(req), full.target_model) <= budget
+
+    for doc in others:
+        if fits([doc]):
+            docs.append(doc)
+            continue
+        words = doc.split(" ")
+        lo, hi = 0, len(words)                       # the longest word prefix that still fits
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits([" ".join(words[:mid])]) else (lo, mid - 1)
+        docs += [" ".join(words[:lo])] if lo else []
+        break
+    return Request(context=docs, instruction=INSTRUCTION, question=full.question, context_sep=DOC_SEP)
 
 
 def prompt_text(req: Request) -> str:

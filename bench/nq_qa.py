@@ -5,8 +5,10 @@ in the lost-in-the-middle QA prompt. Every registered method (except those in ``
 whole prompt to 2x, 4x and 8x; for each we record whether a gold answer still appears in the compressed
 prompt (SQuAD-normalised, whole words), the achieved ratio, the compression's seconds, where the gold
 document was ranked, and whether the bundled SmolLM2-135M-Instruct, reading the compressed prompt through
-its chat template (greedy, at most 24 new tokens), answers correctly. The same reader on the full prompt and
-on the gold passage alone gives the two references; those answers are computed once per case.
+its chat template (greedy, at most 24 new tokens), answers correctly. The same reader on the full prompt, on
+the gold passage alone, and on an oracle at 4x (the gold passage whole and first, other passages filling the
+rest of the budget: what perfect document selection leaves a compressor that meets its budget) gives the
+references; those answers are computed once per case.
 
 Rows go to a JSONL file as they are made, one per (case, method, ratio), so a run can be stopped and rerun:
 rows already there (same case, method, ratio and settings) are skipped. ``nq_report.py`` turns the rows into the
@@ -48,7 +50,13 @@ EXCLUDED = {   # registered methods left out of the figures, and why
                   "the trained MeetingBank encoders are hub downloads",
     "structured": "without markup tags it compresses exactly as llmlingua does",
 }
-REFERENCES = {"full": "the full prompt", "gold_only": "the gold passage alone"}
+ORACLE_RATIO = 4
+REFERENCES = {   # name -> (the prompt the reader answers, the ratio it stands at)
+    "full": (nq_cases.request, 1),
+    "gold_only": (nq_cases.gold_only, 1),
+    # the gold passage whole and first, other passages filling the 4x budget: perfect document selection
+    "gold_filled": (lambda case: nq_cases.gold_filled(case, 1 / ORACLE_RATIO), ORACLE_RATIO),
+}
 VARIANTS = {   # opt-in rows (--methods NAME): a registered method with other options, for diagnosis
     "longllmlingua_docs": ("longllmlingua", {"use_token_level": False}),   # whole best-ranked documents only
     # the two knobs that decide how many documents survive and how whole the best one stays, spelled out
@@ -166,19 +174,21 @@ def compress_row(case: nq_cases.Case, method: str, ratio: int, lm) -> dict:
 
 
 def reference_row(case: nq_cases.Case, method: str) -> dict:
-    req = nq_cases.request(case) if method == "full" else nq_cases.gold_only(case)
-    text = nq_cases.prompt_text(req)
+    """The numbers of a reference prompt's row (its ratio measured against the full prompt)."""
     from lingua_core.tokens import count_tokens
 
+    req = REFERENCES[method][0](case)
+    text = nq_cases.prompt_text(req)
+    full = count_tokens(nq_cases.prompt_text(nq_cases.request(case)), req.target_model)
     n = count_tokens(text, req.target_model)
-    return {"answer_kept": contains_gold(text, case.answers), "ratio_achieved": 1.0, "origin_tokens": n,
-            "compressed_tokens": n, "target_met": True, "seconds": 0.0, "gold_doc_kept": True, "gold_rank": -1,
-            "first_doc": -1, "compressed": text}
+    return {"answer_kept": contains_gold(text, case.answers), "ratio_achieved": round(full / n, 4),
+            "origin_tokens": full, "compressed_tokens": n, "target_met": True, "seconds": 0.0,
+            "gold_doc_kept": True, "gold_rank": -1, "first_doc": -1, "compressed": text}
 
 
 def jobs(cfg: Config) -> list[tuple[str, int]]:
     """(method, ratio) pairs of one case, references first (ratio 1)."""
-    return [(m, 1) for m in REFERENCES] + [(m, r) for m in cfg.methods for r in cfg.ratios]
+    return [(m, ratio) for m, (_, ratio) in REFERENCES.items()] + [(m, r) for m in cfg.methods for r in cfg.ratios]
 
 
 def run_case(case: nq_cases.Case, cfg: Config, lm, reader: Reader, done: dict[str, dict], env: dict) -> int:

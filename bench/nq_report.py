@@ -1,6 +1,6 @@
 """The multi-document QA benchmark's figures: a markdown table and a plot from the rows ``nq_qa.py`` wrote.
 
-Only the numbers of cases finished by every method at every ratio (and both references) are used, so each
+Only the numbers of cases finished by every method at every ratio (and the references) are used, so each
 cell averages the same cases; seconds come from the device that compressed most rows (a second table
 gives every device's). When a method's source changed during a run, a warning says so (a rerun skips rows
 already written: delete a method's rows to recompute them). The plot is drawn with plotly; when plotly
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # table order; methods not named here follow
+REFERENCES = {"full": "full prompt (reference)", "gold_only": "gold passage alone (reference)",
+              "gold_filled": "gold passage + other passages to 4x (oracle)"}
 ORDER = ("longllmlingua", "longllmlingua_docs", "llmlingua", "selective_context", "random", "first_n")
 GOAL_KEPT = 0.70           # issue 3: LongLLMLingua keeps the answer in at least 70% of cases at 4x
 GOAL_GAP = 0.5             # ... and its 4x accuracy closes at least half the full -> gold-only gap
@@ -72,7 +74,7 @@ def main_device(rows: list[dict]) -> str:
     """The device that compressed most rows: the s / case column is measured on it alone."""
     seen = defaultdict(int)
     for r in rows:
-        if r["ratio"] != 1:
+        if r["method"] not in REFERENCES:
             seen[r.get("device", "?")] += 1
     return max(seen, key=seen.get) if seen else "?"
 
@@ -85,7 +87,7 @@ def cells(rows: list[dict]) -> tuple[list[Cell], int]:
     for r in rows:
         if r["case"] in keep:
             groups[(r["method"], r["ratio"])].append(r)
-    rank = {m: i for i, m in enumerate(("full", "gold_only") + ORDER)}
+    rank = {m: i for i, m in enumerate(tuple(REFERENCES) + ORDER)}
     out = []
     for (method, ratio), rs in sorted(groups.items(), key=lambda kv: (rank.get(kv[0][0], 99), kv[0])):
         answered = [r["correct"] for r in rs if r.get("correct") is not None]
@@ -111,14 +113,14 @@ def table(cs: list[Cell]) -> str:
              "| gold doc ranked 1st |", "|---|---|---|---|---|---|---|---|"]
     for c in cs:
         asked = "–" if c.ratio == 1 else f"{c.ratio}x"
-        seconds = "–" if c.ratio == 1 or math.isnan(c.seconds) else f"{c.seconds:.2f}"
+        seconds = "–" if c.method in REFERENCES or math.isnan(c.seconds) else f"{c.seconds:.2f}"
         lines.append(f"| {label(c.method)} | {asked} | {pct(c.kept)} | {c.achieved:.2f}x | {seconds} | "
                      f"{pct(c.accuracy)} | {pct(c.gold_doc_kept)} | {pct(c.gold_first)} |")
     return "\n".join(lines)
 
 
 def label(method: str) -> str:
-    return {"full": "full prompt (reference)", "gold_only": "gold passage alone (reference)"}.get(method, method)
+    return REFERENCES.get(method, method)
 
 
 def goals(cs: list[Cell]) -> list[str]:
@@ -133,6 +135,11 @@ def goals(cs: list[Cell]) -> list[str]:
     out.append(f"goal 2 (4x accuracy closes >= {GOAL_GAP:.0%} of the full -> gold-only gap): full "
                f"{pct(full.accuracy)}, 4x {pct(long4.accuracy)}, gold only {pct(gold.accuracy)}: closes "
                f"{pct(closed)} -> {'met' if closed >= GOAL_GAP else 'MISSED'}")
+    oracle = next((c for c in cs if c.method == "gold_filled"), None)
+    if oracle:
+        share = (oracle.accuracy - full.accuracy) / gap if gap > 0 else math.nan
+        out.append(f"oracle at {oracle.achieved:.2f}x (gold passage whole and first, other passages filling the "
+                   f"budget): {pct(oracle.accuracy)}, closes {pct(share)}")
     return out
 
 
@@ -140,7 +147,7 @@ def speed_table(rows: list[dict]) -> str:
     """Mean compression seconds per case of each method on each device (all ratios and cases pooled)."""
     groups = defaultdict(list)
     for r in latest(rows):
-        if r["ratio"] != 1:
+        if r["method"] not in REFERENCES:
             groups[(r["method"], r.get("device", "?"))].append(r["seconds"])
     lines = ["| method | device | s / case | compressions |", "|---|---|---|---|"]
     for (m, d), secs in sorted(groups.items()):
@@ -158,7 +165,7 @@ def devices(rows: list[dict]) -> str:
 def series(cs: list[Cell]) -> dict[str, list[Cell]]:
     out = defaultdict(list)
     for c in cs:
-        if c.ratio != 1:
+        if c.method not in REFERENCES:
             out[c.method].append(c)
     return out
 
@@ -175,8 +182,11 @@ def plot_plotly(cs: list[Cell], path: Path, title: str) -> None:
         fig.add_trace(go.Scatter(x=x, y=[100 * p.accuracy for p in pts], name=method, legendgroup=method,
                                  mode="lines+markers", showlegend=False), 1, 2)
     for c in cs:
-        if c.ratio == 1:
+        if c.method in REFERENCES and c.ratio == 1:
             fig.add_hline(y=100 * c.accuracy, line_dash="dash", annotation_text=label(c.method), row=1, col=2)
+        elif c.method in REFERENCES:
+            fig.add_trace(go.Scatter(x=[c.achieved], y=[100 * c.accuracy], name=label(c.method),
+                                     mode="markers", marker_symbol="star", marker_size=12), 1, 2)
     fig.update_xaxes(type="log", title="achieved ratio (original / compressed tokens)", tickvals=[1.5, 2, 4, 8, 12])
     fig.update_yaxes(title="% of cases", rangemode="tozero")
     fig.update_layout(title=title, width=1100, height=450, template="plotly_white")
@@ -195,7 +205,13 @@ def plot_matplotlib(cs: list[Cell], path: Path, title: str) -> None:
         x = [p.achieved for p in pts]
         left.plot(x, [100 * p.kept for p in pts], marker="o", label=method)
         right.plot(x, [100 * p.accuracy for p in pts], marker="o", label=method)
-    for c, style in zip([c for c in cs if c.ratio == 1], ("--", ":")):
+    for c in cs:
+        if c.method in REFERENCES and c.ratio != 1:
+            right.plot([c.achieved], [100 * c.accuracy], marker="*", markersize=12, linestyle="none",
+                       color="black")
+            right.annotate("oracle", (c.achieved, 100 * c.accuracy), xytext=(7, -3), textcoords="offset points",
+                           fontsize=8, color="dimgrey")
+    for c, style in zip([c for c in cs if c.method in REFERENCES and c.ratio == 1], ("--", ":")):
         right.axhline(100 * c.accuracy, color="grey", linestyle=style)
         right.annotate(label(c.method), (0.02, 100 * c.accuracy), xycoords=("axes fraction", "data"),
                        xytext=(0, 3), textcoords="offset points", fontsize=8, color="dimgrey")

@@ -36,19 +36,38 @@ def test_cases_are_seeded_prefixes_with_one_gold_document(cases):
         assert f"\nDocument [{nq_cases.DOCS_PER_CASE}](Title: " in prompt
 
 
+def test_oracle_keeps_the_gold_passage_first_and_fills_the_budget_with_whole_words(cases):
+    from lingua_core.tokens import count_tokens
+
+    for case, rate in zip(cases, (0.25, 0.5)):
+        full = nq_cases.prompt_text(nq_cases.request(case))
+        req = nq_cases.gold_filled(case, rate)
+        text = nq_cases.prompt_text(req)
+        budget = round(rate * count_tokens(full))
+        assert 0.9 * budget <= count_tokens(text) <= budget
+        docs = [nq_cases.document(i + 1, p) for i, p in enumerate(case.passages)]
+        assert req.context[0] == docs[case.gold_pos] and req.question in text
+        others = [d for i, d in enumerate(docs) if i != case.gold_pos]
+        *whole, last = req.context[1:]
+        assert whole == others[:len(whole)]                         # the others whole, in prompt order ...
+        assert others[len(whole)].startswith(last) and others[len(whole)][len(last)] == " "   # ... then cut
+
+
 def test_two_cases_end_to_end_resume_and_report(lm, cases, tmp_path):
     cfg = nq_qa.Config(cases=2, methods=("random", "first_n"), ratios=(4,), accuracy_ratios=(4,),
                        max_new_tokens=8, out=tmp_path / "rows.jsonl", device="cpu")
     reader = nq_qa.Reader(cfg, "cpu")
     env = {"device": "cpu", "dtype": "float32"}
     done: dict = {}
-    assert sum(nq_qa.run_case(c, cfg, lm, reader, done, env) for c in cases) == 8
+    assert sum(nq_qa.run_case(c, cfg, lm, reader, done, env) for c in cases) == 10
     rows = nq_qa.load_rows(str(cfg.out))
-    assert len(rows) == 8
+    assert len(rows) == 10
     for r in rows:
         assert isinstance(r["correct"], bool) and isinstance(r["answer"], str)
         if r["method"] in nq_qa.REFERENCES:
-            assert r["answer_kept"] and r["ratio_achieved"] == 1.0
+            assert r["answer_kept"] and r["seconds"] == 0.0
+            low, high = {"full": (1, 1), "gold_only": (4, 20), "gold_filled": (3.9, 4.5)}[r["method"]]
+            assert low <= r["ratio_achieved"] <= high
         else:
             assert 3.5 < r["ratio_achieved"] < 4.5 and r["seconds"] > 0
     first = {r["case"]: r for r in rows if r["method"] == "first_n"}
@@ -57,7 +76,9 @@ def test_two_cases_end_to_end_resume_and_report(lm, cases, tmp_path):
     again = nq_qa.finished(nq_qa.load_rows(str(cfg.out)))
     assert sum(nq_qa.run_case(c, cfg, lm, reader, again, env) for c in cases) == 0
     cells, n = nq_report.cells(rows)
-    assert n == 2 and {(c.method, c.ratio) for c in cells} == {("full", 1), ("gold_only", 1), ("random", 4),
-                                                                ("first_n", 4)}
+    assert n == 2 and {(c.method, c.ratio) for c in cells} == {("full", 1), ("gold_only", 1), ("gold_filled", 4),
+                                                                ("random", 4), ("first_n", 4)}
     text = nq_report.table(cells)
-    assert "| first_n | 4x |" in text and "gold passage alone" in text
+    assert "| first_n | 4x |" in text and "gold passage alone" in text and "(oracle) | 4x |" in text
+    assert any(line.startswith("oracle at ") for line in nq_report.goals(cells + [
+        nq_report.Cell("longllmlingua", 4, 2, 1.0, 4.0, 0.1, 0.5, 2, 1.0, 1.0)]))
