@@ -1,8 +1,8 @@
 """The multi-document QA benchmark's figures: a markdown table and a plot from the rows ``nq_qa.py`` wrote.
 
 Only the numbers of cases finished by every method at every ratio (and the references) are used, so each
-cell averages the same cases; seconds come from the device that compressed most rows (a second table
-gives every device's). When a method's source changed during a run, a warning says so (a rerun skips rows
+cell averages the same cases; seconds come from the device that compressed most rows, or, for a method
+with no rows there, from its own device, named in the cell (a second table gives every device's). When a method's source changed during a run, a warning says so (a rerun skips rows
 already written: delete a method's rows to recompute them). The plot is drawn with plotly; when plotly
 cannot export a static image (kaleido missing or unable to start Chrome) matplotlib draws the same PNG.
 
@@ -33,6 +33,7 @@ class Cell:
     kept: float                # share with a gold answer in the (compressed) prompt
     achieved: float            # mean original / compressed tokens
     seconds: float             # mean compression seconds per case
+    seconds_on: str            # "" when measured on the main device, else the device's name
     accuracy: float            # reader's share of correct answers (nan when not computed)
     n_answered: int            # cases the reader answered
     gold_doc_kept: float       # share with any of the gold document kept
@@ -91,10 +92,11 @@ def cells(rows: list[dict]) -> tuple[list[Cell], int]:
     out = []
     for (method, ratio), rs in sorted(groups.items(), key=lambda kv: (rank.get(kv[0][0], 99), kv[0])):
         answered = [r["correct"] for r in rs if r.get("correct") is not None]
+        on = dev if any(r.get("device", "?") == dev for r in rs) else main_device(rs)
         ranked = [r["gold_rank"] == 0 for r in rs if r.get("gold_rank", -1) >= 0]
         out.append(Cell(method, ratio, len(rs), mean(r["answer_kept"] for r in rs),
                         mean(r["ratio_achieved"] for r in rs),
-                        mean(r["seconds"] for r in rs if r.get("device", "?") == dev),
+                        mean(r["seconds"] for r in rs if r.get("device", "?") == on), "" if on == dev else on,
                         mean(answered), len(answered), mean(r["gold_doc_kept"] for r in rs), mean(ranked)))
     return out, len(keep)
 
@@ -114,6 +116,7 @@ def table(cs: list[Cell]) -> str:
     for c in cs:
         asked = "–" if c.ratio == 1 else f"{c.ratio}x"
         seconds = "–" if c.method in REFERENCES or math.isnan(c.seconds) else f"{c.seconds:.2f}"
+        seconds += f" ({c.seconds_on})" if c.seconds_on and seconds != "–" else ""
         lines.append(f"| {label(c.method)} | {asked} | {pct(c.kept)} | {c.achieved:.2f}x | {seconds} | "
                      f"{pct(c.accuracy)} | {pct(c.gold_doc_kept)} | {pct(c.gold_first)} |")
     return "\n".join(lines)

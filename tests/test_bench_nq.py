@@ -81,4 +81,20 @@ def test_two_cases_end_to_end_resume_and_report(lm, cases, tmp_path):
     text = nq_report.table(cells)
     assert "| first_n | 4x |" in text and "gold passage alone" in text and "(oracle) | 4x |" in text
     assert any(line.startswith("oracle at ") for line in nq_report.goals(cells + [
-        nq_report.Cell("longllmlingua", 4, 2, 1.0, 4.0, 0.1, 0.5, 2, 1.0, 1.0)]))
+        nq_report.Cell("longllmlingua", 4, 2, 1.0, 4.0, 0.1, "", 0.5, 2, 1.0, 1.0)]))
+
+
+def test_report_names_the_device_of_seconds_not_measured_on_the_main_one():
+    def row(case, method, device, seconds):
+        return {"key": f"{case}|{method}", "case": case, "method": method, "ratio": 4, "answer_kept": True,
+                "ratio_achieved": 4.0, "seconds": seconds, "correct": True, "gold_doc_kept": True, "gold_rank": -1,
+                "device": device, "ts": case, "version": "v"}
+
+    rows = [row(c, "random", "gpu", 0.5) for c in range(3)] + [row(c, "first_n", "cpu x1", 2.0) for c in range(2)]
+    rows += [row(2, "first_n", "gpu", 1.0)]
+    cells, _ = nq_report.cells(rows)
+    text = nq_report.table(cells)
+    assert "| random | 4x | 100.0% | 4.00x | 0.50 |" in text          # main device: its figure, unnamed
+    assert "| first_n | 4x | 100.0% | 4.00x | 1.00 |" in text          # has main-device rows: those only
+    cells, _ = nq_report.cells([r for r in rows if not (r["method"] == "first_n" and r["device"] == "gpu")])
+    assert "| first_n | 4x | 100.0% | 4.00x | 2.00 (cpu x1) |" in nq_report.table(cells)
