@@ -73,11 +73,15 @@ def request(case: Case, rate: float = 1.0, method: str = "llmlingua", options=No
                    options=options)
 
 
+def with_documents(case: Case, docs: list[str]) -> Request:
+    """The case's prompt (instruction, question) with ``docs`` as its documents, uncompressed."""
+    return Request(context=docs, instruction=INSTRUCTION, question=question_part(case.question),
+                   context_sep=DOC_SEP)
+
+
 def gold_only(case: Case) -> Request:
     """The same prompt with the gold passage as its only document (the reader's upper reference)."""
-    gold = case.passages[case.gold_pos]
-    return Request(context=[document(1, gold)], instruction=INSTRUCTION, question=question_part(case.question),
-                   context_sep=DOC_SEP)
+    return with_documents(case, [document(1, case.passages[case.gold_pos])])
 
 
 def gold_filled(case: Case, rate: float) -> Request:
@@ -96,8 +100,7 @@ def gold_filled(case: Case, rate: float) -> Request:
     docs = [document(case.gold_pos + 1, case.passages[case.gold_pos])]
 
     def fits(extra: list[str]) -> bool:
-        req = Request(context=docs + extra, instruction=INSTRUCTION, question=full.question, context_sep=DOC_SEP)
-        return count_tokens(prompt_text(req), full.target_model) <= budget
+        return count_tokens(prompt_text(with_documents(case, docs + extra)), full.target_model) <= budget
 
     for doc in others:
         if fits([doc]):
@@ -110,7 +113,7 @@ def gold_filled(case: Case, rate: float) -> Request:
             lo, hi = (mid, hi) if fits([" ".join(words[:mid])]) else (lo, mid - 1)
         docs += [" ".join(words[:lo])] if lo else []
         break
-    return Request(context=docs, instruction=INSTRUCTION, question=full.question, context_sep=DOC_SEP)
+    return with_documents(case, docs)
 
 
 def prompt_text(req: Request) -> str:

@@ -2,8 +2,9 @@
 
 Only the numbers of cases finished by every method at every ratio (and the references) are used, so each
 cell averages the same cases; seconds come from the device that compressed most rows, or, for a method
-with no rows there, from its own device, named in the cell (a second table gives every device's). When a method's source changed during a run, a warning says so (a rerun skips rows
-already written: delete a method's rows to recompute them). The plot is drawn with plotly; when plotly
+with no rows there, from its own device, named in the cell (a second table gives every device's). When a
+method's source changed during a run, a warning says so (a rerun skips rows already written: delete a
+method's rows to recompute them). The plot is drawn with plotly; when plotly
 cannot export a static image (kaleido missing or unable to start Chrome) matplotlib draws the same PNG.
 
     python bench/nq_qa.py --report                       # reads bench/out/nq_qa*.jsonl
