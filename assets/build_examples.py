@@ -1,4 +1,4 @@
-"""Rebuild the data-set examples in ``assets/`` from ``../shared/data`` (GSM8K, NaturalQuestions).
+"""Rebuild the data-set examples in ``assets/`` from the repo's data sets (``assets/data``: GSM8K, NaturalQuestions).
 
 The app never runs this: it reads the JSON files this writes (see ``lingua_core/examples.py``), so the
 examples work offline and on a Space without the data sets. The meeting transcript and the structured JSON
@@ -9,14 +9,15 @@ prompt are written by hand and are not touched here.
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
-import re
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data"
+sys.path.insert(0, str(HERE.parent))
+from assets import data  # noqa: E402  (the repo root is on the path only from here on)
+
 N_DEMOS = 8            # demonstrations in the chain-of-thought prompt (the classic demo has 8)
 POOL = 1000            # GSM8K training problems the longest demonstrations are picked from
 N_DOCS = 10            # passages in the RAG prompt (1 gold + 9 distractors)
@@ -25,33 +26,22 @@ SEED = 4               # picks the distractors
 GOLD_AT = 6            # 0-based position of the gold passage: in the middle, where LLMs miss it most
 
 
-def gsm8k_demo(row: dict) -> str:
-    """A GSM8K solution as an LLMLingua chain-of-thought demonstration (calculator notes removed).
-
-    >>> gsm8k_demo({"question": "1+1?", "answer": "1+1 = <<1+1=2>>2\\n#### 2"})
-    "Question: 1+1?\\nLet's think step by step\\n1+1 = 2\\nThe answer is 2"
-    """
-    body, answer = row["answer"].split("####")
-    steps = re.sub(r"<<.*?>>", "", body.strip())
-    return f"Question: {row['question']}\nLet's think step by step\n{steps}\nThe answer is {answer.strip()}"
-
-
 def gsm8k_cot() -> dict:
     """The classic LLMLingua demo: many-shot chain-of-thought for a GSM8K test question.
 
     Like the "complex CoT" prompt of Chain-of-Thought Hub, it uses the demonstrations with the most
     reasoning steps (here: the N_DEMOS longest solutions among the first POOL training problems, in order).
     """
-    rows = [json.loads(line) for line in open(DATA / "gsm8k" / "train.jsonl")][:POOL]
+    rows = data.gsm8k("train", limit=POOL)
     longest = sorted(range(len(rows)), key=lambda i: (-rows[i]["answer"].count("\n"), i))[:N_DEMOS]
-    test = json.loads(open(DATA / "gsm8k" / "test_dev.jsonl").readline())
+    test = data.gsm8k("test_dev", limit=1)[0]
     return {
         "name": "gsm8k_cot",
         "label": "GSM8K chain-of-thought (8 demonstrations)",
         "source": ("GSM8K (openai/grade-school-math, MIT licence): the 8 training solutions with the most steps "
                    "among the first 1,000 as demonstrations, the first test problem as the question."),
         "instruction": "Please reference the following examples to answer the math question.",
-        "context": [gsm8k_demo(rows[i]) for i in sorted(longest)],
+        "context": [data.gsm8k_demo(rows[i]) for i in sorted(longest)],
         "question": f"Question: {test['question']}",
         "method": "llmlingua",
         "ratio": 10.0,
@@ -62,8 +52,7 @@ def gsm8k_cot() -> dict:
 
 def nq_rag() -> dict:
     """A LongLLMLingua-style multi-document question: one gold Wikipedia passage among distractors."""
-    with gzip.open(DATA / "nq" / "nq-open-oracle-dev.jsonl.gz", "rt") as f:
-        rows = [json.loads(line) for _, line in zip(range(200), f)]
+    rows = data.nq(limit=200)
     rng = random.Random(SEED)
     asked = rows[NQ_ROW]
     others = rng.sample([r for i, r in enumerate(rows) if i != NQ_ROW], N_DOCS - 1)

@@ -11,7 +11,6 @@ decode speed, and the agreement and correctness figures ``compare`` reports.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -26,15 +25,14 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=4)
     args = parser.parse_args()
 
-    from conftest import DATA, gsm8k_demo
+    from assets import data
     from lingua_core import Request, compress
     from lingua_core.answers import gsm8k_gold
     from lingua_core.backends import get_backend
     from lingua_core.compare import compare
 
-    train = [json.loads(line) for line in open(DATA / "gsm8k" / "train.jsonl")][:args.shots]
-    test = json.loads(open(DATA / "gsm8k" / "test_dev.jsonl").readline())
-    demos, question = [gsm8k_demo(r) for r in train], "Question: " + test["question"]
+    train, test = data.gsm8k("train", limit=args.shots), data.gsm8k("test_dev", limit=1)[0]
+    demos, question = [data.gsm8k_demo(r) for r in train], "Question: " + test["question"]
     result = compress(Request(context=demos, question=question, rate=0.33))
     backend = get_backend("local", device="cpu")
     backend.answer("Warm up.", max_new_tokens=2)

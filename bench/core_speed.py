@@ -1,6 +1,6 @@
 """Benchmark of the LLMLingua method against one plain forward pass of the same model over the same prompt.
 
-For 8- and 16-shot GSM8K chain-of-thought prompts (demonstrations from ../shared/data/gsm8k/train.jsonl, a
+For 8- and 16-shot GSM8K chain-of-thought prompts (demonstrations from assets/data/gsm8k/train.jsonl.gz, a
 test_dev question), compresses to 200 target tokens, rate 0.25 and rate 0.5, and prints the time as a ratio to
 one forward pass measured in the same run, plus the achieved size against the request. Also measures the
 cold (empty cache folder) and warm start to a first compression in fresh processes.
@@ -12,9 +12,7 @@ cold (empty cache folder) and warm start to a first compression in fresh process
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -23,19 +21,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "gsm8k"
 sys.path.insert(0, str(ROOT))
 
 
 def gsm8k_prompt(shots: int) -> tuple[list[str], str]:
-    rows = [json.loads(line) for line in open(DATA / "train.jsonl")][:shots]
-    demos = []
-    for r in rows:
-        body, answer = r["answer"].split("####")
-        steps = re.sub(r"<<.*?>>", "", body.strip())
-        demos.append(f"Question: {r['question']}\nLet's think step by step\n{steps}\nThe answer is {answer.strip()}")
-    question = json.loads(open(DATA / "test_dev.jsonl").readline())["question"]
-    return demos, "Question: " + question
+    from assets import data
+
+    demos = [data.gsm8k_demo(r) for r in data.gsm8k("train", limit=shots)]
+    return demos, "Question: " + data.gsm8k("test_dev", limit=1)[0]["question"]
 
 
 def forward_seconds(lm, text: str, repeat: int = 3) -> float:

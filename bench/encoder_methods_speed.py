@@ -1,6 +1,6 @@
 """Speed of LLMLingua-2 and Selective Context, in seconds per 1,000 prompt tokens (target-LLM tokens).
 
-The prompt is NaturalQuestions passages (../shared/data/nq) of about ``--tokens`` cl100k tokens, compressed
+The prompt is NaturalQuestions passages (assets/data/nq) of about ``--tokens`` cl100k tokens, compressed
 to rate 0.33. Each method runs ``--repeat`` times with the reuse caches cleared; the median is printed, with
 one plain forward pass of the bundled scorer over the same prompt as a yardstick (the ratio is steadier
 than seconds on a shared machine). LLMLingua is timed too, for comparison.
@@ -16,15 +16,12 @@ sizes (BERT-base multilingual: 12 x 768, XLM-R large: 24 x 1024), fed the same t
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "nq" / "nq-open-oracle-dev.jsonl.gz"
 sys.path.insert(0, str(ROOT))
 
 METHODS = [
@@ -37,15 +34,14 @@ METHODS = [
 
 
 def passages(tokens: int) -> list[str]:
+    from assets import data
     from lingua_core.tokens import count_tokens
 
     out = []
-    with gzip.open(DATA, "rt") as f:
-        for line in f:
-            ctx = json.loads(line)["ctxs"][0]
-            out.append(f"{ctx['title']}\n{ctx['text']}")
-            if count_tokens("\n\n".join(out), "gpt-4") >= tokens:
-                return out
+    for row in data.read_jsonl(data.NQ):
+        out.append(data.nq_passage(row))
+        if count_tokens("\n\n".join(out), "gpt-4") >= tokens:
+            return out
     return out
 
 

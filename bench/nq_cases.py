@@ -1,4 +1,4 @@
-"""Multi-document QA cases in the LongLLMLingua setting, built from ../shared/data/nq (no models here).
+"""Multi-document QA cases in the LongLLMLingua setting, built from the repo's NQ rows (``assets/data``; no models here).
 
 Each case is one NaturalQuestions-open dev question with its gold passage placed among 9 gold passages of
 other questions (distractors), the gold one at a random position: 10 documents in the lost-in-the-middle
@@ -15,17 +15,16 @@ instruction nor the question; a distractor is never a passage that contains one 
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from assets import data
 from lingua_core.answers import contains_gold
 from lingua_core.result import Request
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nq" / "nq-open-oracle-dev.jsonl.gz"
+DATA = data.NQ                     # the NQ oracle dev rows
 INSTRUCTION = ("Write a high-quality answer for the given question using only the provided search results "
                "(some of which might be irrelevant).")
 DOCS_PER_CASE = 10                 # the gold passage + 9 distractors
@@ -125,8 +124,7 @@ def prompt_text(req: Request) -> str:
 
 @lru_cache(maxsize=2)
 def load_rows(path: Path = DATA) -> tuple[dict, ...]:
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return tuple(json.loads(line) for line in f)
+    return tuple(data.read_jsonl(path))
 
 
 def usable(row: dict) -> bool:

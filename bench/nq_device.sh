@@ -9,7 +9,6 @@
 #   .gpuB/whl/gguf-*.whl                   transformers' GGUF reader
 #   .gpuB/tiktoken/<sha1 of the URL>       cl100k_base.tiktoken written from bpe-openai's own table (the
 #                                          SHA-256 matches tiktoken's), for the stand-in below
-#   .gpuB/nq-open-oracle-dev.jsonl.gz      ../shared/data/nq's file (../shared does not travel)
 # and runs:  SHARDS=12 CASES=240 DEADLINE=380 bash bench/nq_device.sh   (the first run; a second one finished
 # the cases with SHARDS=16 VSHARDS=0 DEADLINE=250 RESUME=.gpuB/nq_qa.jsonl, the first run's rows carried in)
 # Rows come back in $OUT/nq_qa.jsonl.gz (main table) and $OUT/nq_variants.jsonl.gz (LongLLMLingua knobs at 4x).
@@ -29,7 +28,7 @@ PY
 export PYTHONPATH="$site:$PWD" TIKTOKEN_CACHE_DIR="$PWD/.gpuB/tiktoken" HF_HUB_OFFLINE=1 \
        LINGUA_CACHE_DIR=/tmp/lcache PYTHONUNBUFFERED=1
 python3 -c "from lingua_core.loading import load_model; load_model('bundled', device='cpu')"  # convert once
-data=.gpuB/nq-open-oracle-dev.jsonl.gz
+data=assets/data/nq/nq-open-oracle-dev.jsonl.gz   # travels with the work tree
 resume=${RESUME:+--resume-from "$RESUME"}     # RESUME: rows of an earlier run (a glob); finished ones are skipped
 for i in $(seq 0 $((SHARDS - 1))); do
   python3 bench/nq_qa.py --cases "$CASES" --shard "$i/$SHARDS" --device cuda --threads 1 --deadline "$DEADLINE" \

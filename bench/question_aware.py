@@ -1,7 +1,7 @@
 """Benchmark of question-aware compression on NaturalQuestions multi-document prompts.
 
 Each case is one NQ-open question with its gold passage placed at a seeded random position among the gold
-passages of 9 other questions (../shared/data/nq/nq-open-oracle-dev.jsonl.gz). Every method compresses each
+passages of 9 other questions (assets/data/nq/nq-open-oracle-dev.jsonl.gz). Every method compresses each
 case at the same rate; the script prints, per method, how often the gold passage was ranked first (for
 methods that rank documents), how often a gold answer survives in the compressed prompt (as whole words,
 SQuAD-normalised: ``answers.contains_gold``), the achieved rate, and the seconds per case (scoring passes
@@ -14,32 +14,25 @@ not reused between cases). ``nq_qa.py`` goes further and asks an LLM; this one n
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import random
 import statistics
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NQ = ROOT.parent / "shared" / "data" / "nq" / "nq-open-oracle-dev.jsonl.gz"
 sys.path.insert(0, str(ROOT))
-
-
-def passage(row: dict) -> str:
-    ctx = row["ctxs"][0]
-    return f"{ctx['title']}\n{ctx['text']}"
 
 
 def nq_cases(n: int, distractors: int = 9, seed: int = 0, pool: int = 500) -> list[tuple[list[str], str, int, list]]:
     """(documents, question, gold index, gold answers) for the first ``n`` questions."""
-    with gzip.open(NQ, "rt") as f:
-        rows = [json.loads(line) for _, line in zip(range(pool), f)]
+    from assets.data import nq, nq_passage
+
+    rows = nq(limit=pool)
     rng, cases = random.Random(seed), []
     for i in range(n):
-        docs = [passage(rows[j]) for j in rng.sample([j for j in range(len(rows)) if j != i], distractors)]
+        docs = [nq_passage(rows[j]) for j in rng.sample([j for j in range(len(rows)) if j != i], distractors)]
         gold = rng.randrange(distractors + 1)
-        docs.insert(gold, passage(rows[i]))
+        docs.insert(gold, nq_passage(rows[i]))
         cases.append((docs, f"Question: {rows[i]['question']}?\nAnswer:", gold, rows[i]["answers"]))
     return cases
 

@@ -1,7 +1,7 @@
 """Benchmark of a ratio sweep against one compression, per method, on a ~1,000-token prompt.
 
 The prompt is GSM8K 8-shot chain-of-thought (1,076 cl100k tokens; demonstrations from
-../shared/data/gsm8k/train.jsonl, a test_dev question). For every registered method that runs offline it
+assets/data/gsm8k/train.jsonl.gz, a test_dev question). For every registered method that runs offline it
 times, from cleared caches (``methods.clear_caches`` and ``sweep.clear_cache``), one compression at 4x and a
 10-point sweep from 1.5x to 20x (geometric), and prints the sweep's time as a multiple of the one
 compression (the issue's bar: at most 4x), by wall time and by this process's CPU time (steadier when

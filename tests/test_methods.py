@@ -16,6 +16,8 @@ from dataclasses import fields
 
 import pytest
 
+from assets.data import nq_passage
+
 from lingua_core import REGISTRY, Request, budget, compress
 from lingua_core.errors import InvalidRequest, ModelLoadError
 from lingua_core.methods import clear_caches
@@ -27,17 +29,12 @@ INSTRUCTION = "Answer the question using the documents below."
 BUDGETS = {"rate 0.5": dict(rate=0.5), "rate 0.25": dict(rate=0.25), "150 tokens": dict(target_token=150)}
 
 
-def passage(row: dict) -> str:
-    ctx = row["ctxs"][0]
-    return f"{ctx['title']}\n{ctx['text']}"
-
-
 def nq_case(rows: list[dict], i: int, n_others: int = 4, seed: int = 0) -> tuple[list[str], str, int]:
     """(documents, question, index of the gold one): row ``i``'s passage among other questions' passages."""
     rng = random.Random(seed + i)
-    docs = [passage(rows[j]) for j in rng.sample([j for j in range(len(rows)) if j != i], n_others)]
+    docs = [nq_passage(rows[j]) for j in rng.sample([j for j in range(len(rows)) if j != i], n_others)]
     gold = rng.randrange(n_others + 1)
-    docs.insert(gold, passage(rows[i]))
+    docs.insert(gold, nq_passage(rows[i]))
     return docs, f"Question: {rows[i]['question']}?\nAnswer:", gold
 
 
