@@ -90,6 +90,7 @@ def test_multibyte_text_is_not_garbled(lm):
     assert_in_order(r)
 
 
+@pytest.mark.slow
 def test_long_prompt_past_the_context_window(lm, nq_rows_long):
     """A prompt of ~20,000 scorer tokens (past SmolLM2's 8k window) compresses to its budget."""
     import resource

@@ -1,7 +1,7 @@
 """Load: 8 concurrent ``gradio_client`` users drive the shared app for 60 s (``load_driver.py``).
 
 Every request must be answered (waiting in the queue is fine), none may fail, and the app's peak resident
-memory must stay bounded. In the default run: it adds about a minute. Timings are printed, never asserted (``bench/load.py`` prints the same figures).
+memory must stay bounded. Marked ``slow`` (over a minute): ``make test-all`` runs it, ``make test`` does not. Timings are printed, never asserted (``bench/load.py`` prints the same figures).
 Also checked: HTTP backends really run side by side (their queue group allows several at once) while model
 work keeps its one-at-a-time group.
 """
@@ -9,6 +9,8 @@ work keeps its one-at-a-time group.
 from __future__ import annotations
 
 import threading
+
+import pytest
 
 from fake_llm import FakeLLM
 from load_driver import run_load
@@ -19,6 +21,7 @@ USERS, SECONDS = 8, 60
 RSS_BOUND_MIB = 4096       # generous: the app with the bundled scorer sits well under 2 GiB
 
 
+@pytest.mark.slow
 def test_eight_users_for_a_minute(guarded_app):
     report = run_load(guarded_app, USERS, SECONDS)
     print("\n" + report.table())
