@@ -10,7 +10,8 @@ and every failure becomes a ``BackendError`` that says what to do -- an answer t
 chat-completions format (an HTML error page, JSON of another shape) included. The key lives in a
 ``Secret``: it is never in a repr, a message, a log line or a file, and server messages are scrubbed of it.
 The host's key (``OPENAI_API_KEY``) goes only to the host's base URL (``LINGUA_BACKEND_URL``): a backend
-pointed anywhere else sends the key it was given, or none.
+pointed anywhere else sends the key it was given, or none. A backend whose URL a visitor typed carries an
+``AddressPolicy`` (``addresses.py``): it connects only to a checked address (``pinned.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..config import settings
 from ..errors import BackendError, InvalidRequest
 from ..secret import Secret
+from .addresses import AddressPolicy
 from .base import Backend, Usage, register
 
 NO_KEY = "EMPTY"          # sent when no key is set: servers that need none ignore it (vLLM's convention)
@@ -58,13 +60,21 @@ def is_host_backend(url: str) -> bool:
 def safe_url(url: str) -> str:
     """The URL without any user:password part, for messages.
 
-    >>> safe_url("https://me:pw@example.com/v1")
-    'https://example.com/v1'
+    >>> safe_url("https://me:pw@example.com/v1"), safe_url("http://[::1]:8000/v1")
+    ('https://example.com/v1', 'http://[::1]:8000/v1')
     """
     parts = urlsplit(url)
     host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def check_shape(url: str) -> None:
+    """Raise ``InvalidRequest`` unless ``url`` is an http(s) URL with a host."""
+    if urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).hostname:
+        raise InvalidRequest(f"Backend URL {safe_url(url)!r} must look like "
+                             "https://api.openai.com/v1 or http://localhost:8000/v1.")
 
 
 @register
@@ -82,13 +92,13 @@ class OpenAICompatBackend(Backend):
     max_retries: int = 3            # retries of a 429 or 5xx answer
     backoff_s: float = 1.0          # first wait before a retry; doubles each time
     temperature: float | None = 0.0  # 0: as greedy as the server allows; None: the server's default
+    address_policy: AddressPolicy | None = None  # set for a URL a visitor typed (form.backend_from): only
+    #                                 checked addresses are reached; None: the program's or host's own URL
 
     def __post_init__(self):
         self.base_url = (self.base_url or "").strip().rstrip("/")
         self.model = (self.model or "").strip()
-        if urlsplit(self.base_url).scheme not in {"http", "https"} or not urlsplit(self.base_url).hostname:
-            raise InvalidRequest(f"Backend URL {safe_url(self.base_url)!r} must look like "
-                                 "https://api.openai.com/v1 or http://localhost:8000/v1.")
+        check_shape(self.base_url)
         if not self.model:
             raise InvalidRequest("Name the model the backend should use (e.g. gpt-4o-mini, or the name vLLM / "
                                  "Ollama serves it under).")
@@ -107,7 +117,8 @@ class OpenAICompatBackend(Backend):
 
         client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key.reveal() or NO_KEY, max_retries=0,
                                timeout=openai.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S,
-                                                                                  self.timeout_s)))
+                                                                                  self.timeout_s)),
+                               http_client=self._http_client())
         chunks, kind = 0, ""
         try:
             stream = self._open(client, self._params(prompt, max_new_tokens))
@@ -125,6 +136,14 @@ class OpenAICompatBackend(Backend):
             client.close()
         if not chunks:           # an SSE parser skips a body that is not events: nothing came, not "no answer"
             raise self._garbled(kind, "no chat-completion events in the answer")
+
+    def _http_client(self):
+        """None (the ``openai`` client's own) for a trusted URL; a pinned client for one a visitor typed."""
+        if self.address_policy is None:
+            return None
+        from .pinned import pinned_client
+
+        return pinned_client(self.base_url, self.address_policy, safe_url(self.base_url))
 
     def _garbled(self, content_type: str, what: str) -> BackendError:
         return BackendError(
