@@ -12,8 +12,9 @@ machine -- run side by side and never wait behind a compression. The local model
 the scorer, so its answers advance one step at a time under the scorer's lock (``pipeline.model_steps``):
 model work stays one pass at a time. Compression events use the app's "model" group (limit 1).
 
-The base-URL field is shown only when the host allows custom backends (``LINGUA_ALLOW_CUSTOM_BACKEND``);
-the host's key (``OPENAI_API_KEY``) is sent only to the host's own URL, never to one a visitor types.
+The base-URL field is shown only when the host allows custom backends (``LINGUA_ALLOW_CUSTOM_BACKEND``, off
+in public-host mode); a typed URL must pass ``lingua_core.backends.addresses``, and the host's key
+(``OPENAI_API_KEY``) is sent only to the host's own URL, never to one a visitor types.
 """
 
 from __future__ import annotations

@@ -25,9 +25,20 @@ Every variable is optional. Each entry below says what it does and what happens 
                          need no key). Held in a ``Secret``: never logged, shown or written, and sent
                          only to LINGUA_BACKEND_URL -- a base URL typed by a visitor gets the visitor's
                          key or none, never the host's.
+    SPACE_ID             Read, never set: Hugging Face sets it on every Space. When set, the app runs in
+                         public-host mode (below) unless LINGUA_PUBLIC=0.
+    LINGUA_PUBLIC        "1": public-host mode wherever the app runs; "0": local mode even on a Space
+                         (default: public-host mode exactly when SPACE_ID is set). Public-host mode changes
+                         the next two defaults, and the footer says which mode the app runs in.
     LINGUA_ALLOW_CUSTOM_BACKEND  "0" hides the app's base-URL field and refuses any backend URL other than
-                         LINGUA_BACKEND_URL (default on). Turn it off on a public Space: the server then
-                         sends prompts only where the host chose, never to an address a visitor types.
+                         LINGUA_BACKEND_URL; "1" lets visitors type one. Default: off in public-host mode
+                         (the server sends prompts only where the host chose), on in local mode.
+    LINGUA_ALLOW_PRIVATE_BACKEND  "1": a typed backend URL may lead to any address. Default: only public
+                         internet addresses in public-host mode; public ones and loopback (this machine:
+                         Ollama's http://localhost:11434/v1) in local mode -- never private-network,
+                         link-local (cloud metadata) or other non-public ones. "0": public addresses only,
+                         in either mode. See ``backends/addresses.py``; the host's own LINGUA_BACKEND_URL
+                         is never checked.
 """
 
 from __future__ import annotations
@@ -71,7 +82,10 @@ class Settings:
     backend_url: str = DEFAULT_BACKEND_URL        # OpenAI-compatible backend's base URL
     backend_model: str = DEFAULT_BACKEND_MODEL    # model name sent to that backend
     openai_api_key: Secret = field(default_factory=Secret, repr=False)  # masked; reveal() only to send
+    public_host: bool = False                     # public-host mode: SPACE_ID set, or LINGUA_PUBLIC=1
     allow_custom_backend: bool = True             # visitors may point the downstream panel at their own server
+    allow_loopback_backend: bool = True           # a typed backend URL may lead to this machine (local default)
+    allow_private_backend: bool = False           # a typed backend URL may lead to any address (host opted in)
     backend_timeout_s: float = 60.0               # an HTTP backend's longest silence
     hub_offline: bool = False                     # HF_HUB_OFFLINE is on: no downloads from the hub
 
@@ -81,6 +95,9 @@ def settings() -> Settings:
     env = os.environ
     allowed = tuple(s.strip() for s in env.get("LINGUA_ALLOWED_SCORERS", "").split(",") if s.strip())
     cache = env.get("LINGUA_CACHE_DIR", "").strip()
+    public = _flag("LINGUA_PUBLIC", default=bool(env.get("SPACE_ID", "").strip()))
+    private_raw = env.get("LINGUA_ALLOW_PRIVATE_BACKEND", "").strip()
+    allow_private = _flag("LINGUA_ALLOW_PRIVATE_BACKEND")
     return Settings(
         scorer=env.get("LINGUA_SCORER", "").strip() or "bundled",
         allowed_scorers=allowed or DEFAULT_ALLOWED,
@@ -93,7 +110,10 @@ def settings() -> Settings:
         backend_url=env.get("LINGUA_BACKEND_URL", "").strip() or DEFAULT_BACKEND_URL,
         backend_model=env.get("LINGUA_BACKEND_MODEL", "").strip() or DEFAULT_BACKEND_MODEL,
         openai_api_key=Secret(env.get("OPENAI_API_KEY")),
-        allow_custom_backend=_flag("LINGUA_ALLOW_CUSTOM_BACKEND", default=True),
+        public_host=public,
+        allow_custom_backend=_flag("LINGUA_ALLOW_CUSTOM_BACKEND", default=not public),
+        allow_loopback_backend=allow_private or (not public and not private_raw),
+        allow_private_backend=allow_private,
         backend_timeout_s=float(_int("LINGUA_BACKEND_TIMEOUT_S", 60)),
         hub_offline=_flag("HF_HUB_OFFLINE"),
     )

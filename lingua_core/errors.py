@@ -22,3 +22,8 @@ class UnsupportedOption(InvalidRequest):
 
 class BackendError(LinguaError):
     """A downstream LLM failed: unreachable, wrong key, wrong model name, timeout."""
+
+
+class AddressRefused(InvalidRequest):
+    """A backend URL someone typed leads where this host sends no requests (loopback, private, link-local,
+    another server by redirect); the message names the address, its kind and the host's setting."""

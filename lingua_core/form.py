@@ -194,34 +194,23 @@ def to_request(form: Form) -> Request:
 LOCAL_BACKENDS = frozenset({"local"})   # backends that load their model in this process: held to the allow-list
 
 
-def check_backend_url(base_url: str) -> str:
-    """``base_url`` unless the host turned custom backends off (``LINGUA_ALLOW_CUSTOM_BACKEND=0``) and it is
-    not the host's own; "" (the host's) passes always."""
-    from .backends.openai_compat import is_host_backend, safe_url
-
-    s = settings()
-    if base_url and not s.allow_custom_backend and not is_host_backend(base_url):
-        raise InvalidRequest(f"This host sends prompts only to its own backend ({safe_url(s.backend_url)}); "
-                             "leave the base URL empty. (The host allows other servers with "
-                             "LINGUA_ALLOW_CUSTOM_BACKEND=1.)")
-    return base_url
-
-
 def backend_from(name: str, model: str = "", base_url: str = "", api_key: str = ""):
     """The downstream backend the form describes; empty fields keep the backend's defaults (the host's
     settings), a model loaded in this process must be on the allow-list, and a base URL other than the
-    host's needs ``LINGUA_ALLOW_CUSTOM_BACKEND`` on (it is by default). The host's key goes only to the
-    host's URL (``OpenAICompatBackend`` sees to that)."""
+    host's must pass ``backends.addresses.visitor_policy``, whose policy the backend then keeps to on every
+    connection. The host's key goes only to the host's URL (``OpenAICompatBackend`` sees to that)."""
     from .backends import REGISTRY as BACKENDS, get_backend
+    from .backends.addresses import visitor_policy
 
     if name not in BACKENDS:
         return get_backend(name)        # raises InvalidRequest naming the known backends
     model, base_url, api_key = ((v or "").strip() for v in (model, base_url, api_key))
+    policy = None
     if name in LOCAL_BACKENDS:
         model = check_model_name(model or default_scorer(), "Local model")
     else:
-        base_url = check_backend_url(base_url)
-    given = {"model": model, "base_url": base_url, "api_key": api_key}
+        policy = visitor_policy(base_url)
+    given = {"model": model, "base_url": base_url, "api_key": api_key, "address_policy": policy}
     known = {f.name for f in dataclass_fields(BACKENDS[name]) if f.init}
     return get_backend(name, **{k: v for k, v in given.items() if v and k in known})
 

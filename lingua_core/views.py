@@ -255,7 +255,27 @@ def how_it_works_md(label: str, summary: str, result: Result | None = None) -> s
 
 
 def footer_md(scorer: str, source: str, version: str, device: str = "") -> str:
-    """One line naming the scorer model, where it came from, and the app's version."""
+    """One line naming the scorer model, where it came from, the app's version and its hosting mode."""
     where = f", on {device}" if device else ""
     return (f"Scorer: **{scorer}** ({source}{where}) · lingua_core {version} · "
-            f"prices: {price_source()} · nothing leaves this machine unless you use Downstream answers.")
+            f"prices: {price_source()} · nothing leaves this machine unless you use Downstream answers · "
+            f"{mode_md()}.")
+
+
+def mode_md(s=None) -> str:
+    """Which hosting mode the app runs in and where Downstream answers may go (``config``'s settings).
+
+    >>> from lingua_core.config import Settings
+    >>> mode_md(Settings(public_host=True, allow_custom_backend=False))
+    "**public-host mode**: Downstream answers go only to this host's backend"
+    """
+    from .config import settings
+
+    s = s or settings()
+    mode = "**public-host mode**" if s.public_host else "**local mode**"
+    if not s.allow_custom_backend:
+        return f"{mode}: Downstream answers go only to this host's backend"
+    if s.allow_private_backend:
+        return f"{mode}: Downstream answers go to this host's backend or any server you name"
+    where = "this machine (localhost) or the internet" if s.allow_loopback_backend else "the public internet"
+    return f"{mode}: Downstream answers go to this host's backend or a server you name on {where}"

@@ -11,10 +11,15 @@ by itself, in a chosen ``mode``, so the tests can make a backend misbehave on pu
 * ``"html"``    a streamed answer whose text is markup (``<script>``, ``<img onerror>``, entities)
 * ``"slow"``    accepts the request and says nothing for ``delay_s`` seconds
 * ``"auth"``    refuses every key (401), as OpenAI does a wrong one
+* ``"status"``  answers chat requests with ``reply``, a fixed (status, content-type, body)
+* ``"redirect"`` answers chat requests with a 307 to ``redirect_to`` + the rest of the path (a body too);
+  requests under ``/moved/`` are answered as in ``"ok"``, so a redirect to "/moved/v1" stays on this server
 
 It records the Authorization header of every request (``keys``), so a test can show which key reached
-which server, and the most chat requests it had in hand at once (``max_in_flight``; set ``pause_s`` to
-hold each one a while), so a test can show requests ran side by side. It logs nothing itself.
+which server, the Host header of each (``hosts``), and the most chat requests it had in hand at once
+(``max_in_flight``; set ``pause_s`` to hold each one a while), so a test can show requests ran side by
+side. It listens on 127.0.0.1 unless ``host="::1"``, over TLS when given a server-side ``tls`` context. It
+logs nothing itself.
 """
 
 from __future__ import annotations
@@ -31,14 +36,17 @@ MARKUP_ANSWER = "<script>alert('x')</script><img src=x onerror=alert(2)> &amp; &
 
 
 class FakeLLM(LoopbackServer):
-    def __init__(self, mode: str = "ok", delay_s: float = 30.0, answer: str = ANSWER):
+    def __init__(self, mode: str = "ok", delay_s: float = 30.0, answer: str = ANSWER, host: str = "127.0.0.1",
+                 tls=None, reply: tuple[int, str, str] = (200, "text/plain", ""), redirect_to: str = ""):
         self.mode, self.delay_s, self.answer = mode, delay_s, answer
+        self.reply, self.redirect_to = reply, redirect_to
+        self.hosts: list[str] = []           # Host header values seen, in order
         self.pause_s = 0.0                   # wait this long before answering a chat request
         self.in_flight = self.max_in_flight = 0
         self.keys: list[str] = []            # Authorization header values seen ("" when none), in order
         self.bodies: list[dict] = []         # JSON bodies of the chat requests
         self._lock = threading.Lock()
-        self.serve(self._handler())
+        self.serve(self._handler(), host, tls)
 
     def __enter__(self) -> "FakeLLM":
         return self
@@ -84,6 +92,11 @@ class FakeLLM(LoopbackServer):
                 if mode == "auth":
                     return self._send(401, json.dumps({"error": {"message": "Incorrect API key provided",
                                                                  "code": "invalid_api_key"}}))
+                if mode == "status":
+                    return self._send(fake.reply[0], fake.reply[2], fake.reply[1])
+                if mode == "redirect" and not self.path.startswith("/moved/"):
+                    return self._send(307, f"<html>moved: {fake.answer}</html>", "text/html",
+                                      {"location": fake.redirect_to + self.path.removeprefix("/v1")})
                 if mode == "garbage":
                     return self._send(200, "<html>502 Bad Gateway</html> this is not JSON {", "text/html")
                 if mode == "schema":
@@ -106,14 +119,17 @@ class FakeLLM(LoopbackServer):
             def _record(self, body):
                 with fake._lock:
                     fake.keys.append(self.headers.get("authorization") or "")
+                    fake.hosts.append(self.headers.get("host") or "")
                     if body is not None:
                         fake.bodies.append(body)
 
-            def _send(self, status: int, text: str, ctype: str = "application/json"):
+            def _send(self, status: int, text: str, ctype: str = "application/json", headers: dict | None = None):
                 data = text.encode()
                 self.send_response(status)
                 self.send_header("content-type", ctype)
                 self.send_header("content-length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -168,6 +168,28 @@ def test_wrong_model_name_lists_served_models(server):
     assert not a.ok and "'no-such-model'" in a.error and "models it serves" in a.error and server[1] in a.error
 
 
+def test_the_local_default_reaches_transformers_serve_on_loopback(server, monkeypatch):
+    """A base URL typed in the app on the user's own machine (no SPACE_ID): loopback is allowed, and the
+    checked, pinned connection gets the same greedy answer as an unchecked one. On a public host it is refused."""
+    from lingua_core import form
+    from lingua_core.backends.addresses import AddressPolicy
+    from lingua_core.errors import AddressRefused
+
+    for name in ("SPACE_ID", "LINGUA_PUBLIC", "LINGUA_ALLOW_CUSTOM_BACKEND", "LINGUA_ALLOW_PRIVATE_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    url, model = server
+    direct = OpenAICompatBackend(base_url=url, model=model).answer(SHORT, 3)
+    for typed in (url, url.replace("127.0.0.1", "localhost")):
+        backend = form.backend_from("openai", model, typed)
+        assert backend.address_policy == AddressPolicy(allow_loopback=True)
+        a = backend.answer(SHORT, 3)
+        assert a.ok and a.text == direct.text and a.usage_source == USAGE_BACKEND
+    monkeypatch.setenv("SPACE_ID", "lingua-lab/test-space")
+    monkeypatch.setenv("LINGUA_ALLOW_CUSTOM_BACKEND", "1")
+    with pytest.raises(AddressRefused, match="a loopback address"):
+        form.backend_from("openai", model, url)
+
+
 def test_server_down_fails_fast_and_clearly():
     a = OpenAICompatBackend(base_url=_dead_url(), model="m").answer(QUESTION, 4)
     assert not a.ok and "Cannot reach" in a.error and "running" in a.error

@@ -10,11 +10,15 @@ and every failure becomes a ``BackendError`` that says what to do -- an answer t
 chat-completions format (an HTML error page, JSON of another shape) included. The key lives in a
 ``Secret``: it is never in a repr, a message, a log line or a file, and server messages are scrubbed of it.
 The host's key (``OPENAI_API_KEY``) goes only to the host's base URL (``LINGUA_BACKEND_URL``): a backend
-pointed anywhere else sends the key it was given, or none.
+pointed anywhere else sends the key it was given, or none. A backend whose URL a visitor typed carries an
+``AddressPolicy`` (``addresses.py``): it connects only to a checked address (``pinned.py``), and its error
+messages never repeat what such a server sent unless it is an API error in JSON -- no web page, no other
+service's answer, nothing that is not valid HTTP.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,11 +28,13 @@ from urllib.parse import urlsplit, urlunsplit
 from ..config import settings
 from ..errors import BackendError, InvalidRequest
 from ..secret import Secret
+from .addresses import AddressPolicy
 from .base import Backend, Usage, register
 
 NO_KEY = "EMPTY"          # sent when no key is set: servers that need none ignore it (vLLM's convention)
 MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After is not waited for
 CONNECT_TIMEOUT_S = 10.0  # connecting is quick or it is not happening
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*")
 
 
 def same_server(a: str, b: str) -> bool:
@@ -58,13 +64,21 @@ def is_host_backend(url: str) -> bool:
 def safe_url(url: str) -> str:
     """The URL without any user:password part, for messages.
 
-    >>> safe_url("https://me:pw@example.com/v1")
-    'https://example.com/v1'
+    >>> safe_url("https://me:pw@example.com/v1"), safe_url("http://[::1]:8000/v1")
+    ('https://example.com/v1', 'http://[::1]:8000/v1')
     """
     parts = urlsplit(url)
     host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def check_shape(url: str) -> None:
+    """Raise ``InvalidRequest`` unless ``url`` is an http(s) URL with a host."""
+    if urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).hostname:
+        raise InvalidRequest(f"Backend URL {safe_url(url)!r} must look like "
+                             "https://api.openai.com/v1 or http://localhost:8000/v1.")
 
 
 @register
@@ -82,13 +96,13 @@ class OpenAICompatBackend(Backend):
     max_retries: int = 3            # retries of a 429 or 5xx answer
     backoff_s: float = 1.0          # first wait before a retry; doubles each time
     temperature: float | None = 0.0  # 0: as greedy as the server allows; None: the server's default
+    address_policy: AddressPolicy | None = None  # set for a URL a visitor typed (form.backend_from): only
+    #                                 checked addresses are reached; None: the program's or host's own URL
 
     def __post_init__(self):
         self.base_url = (self.base_url or "").strip().rstrip("/")
         self.model = (self.model or "").strip()
-        if urlsplit(self.base_url).scheme not in {"http", "https"} or not urlsplit(self.base_url).hostname:
-            raise InvalidRequest(f"Backend URL {safe_url(self.base_url)!r} must look like "
-                                 "https://api.openai.com/v1 or http://localhost:8000/v1.")
+        check_shape(self.base_url)
         if not self.model:
             raise InvalidRequest("Name the model the backend should use (e.g. gpt-4o-mini, or the name vLLM / "
                                  "Ollama serves it under).")
@@ -107,7 +121,8 @@ class OpenAICompatBackend(Backend):
 
         client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key.reveal() or NO_KEY, max_retries=0,
                                timeout=openai.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S,
-                                                                                  self.timeout_s)))
+                                                                                  self.timeout_s)),
+                               http_client=self._http_client())
         chunks, kind = 0, ""
         try:
             stream = self._open(client, self._params(prompt, max_new_tokens))
@@ -126,10 +141,18 @@ class OpenAICompatBackend(Backend):
         if not chunks:           # an SSE parser skips a body that is not events: nothing came, not "no answer"
             raise self._garbled(kind, "no chat-completion events in the answer")
 
+    def _http_client(self):
+        """None (the ``openai`` client's own) for a trusted URL; a pinned client for one a visitor typed."""
+        if self.address_policy is None:
+            return None
+        from .pinned import pinned_client
+
+        return pinned_client(self.base_url, self.address_policy, safe_url(self.base_url))
+
     def _garbled(self, content_type: str, what: str) -> BackendError:
         return BackendError(
             f"The backend at {safe_url(self.base_url)} answered, but not in the OpenAI chat-completions format "
-            f"({what}; content-type {content_type.split(';')[0] or 'none'!r}). Check that the base URL points at "
+            f"({what}; content-type {media_type(content_type)!r}). Check that the base URL points at "
             "an OpenAI-compatible API (it usually ends in /v1) and not at a web page or a proxy's error page.")
 
     def _params(self, prompt: str, max_new_tokens: int) -> dict:
@@ -173,7 +196,7 @@ class OpenAICompatBackend(Backend):
         facts = {"where": f"The backend at {url}", "url": url, "model": self.model, "tries": tries,
                  "status": getattr(exc, "status_code", "?"), "timeout": self.timeout_s, "detail": _detail(exc, key),
                  "key_hint": _key_hint(bool(key), is_host_backend(self.base_url)),
-                 "cause": _scrub(str(exc.__cause__ or exc.__context__ or "no connection"), key)}
+                 "cause": _scrub(_cause(exc), key)}
         kind = next((cls for cls in type(exc).__mro__ if cls.__name__ in MESSAGES), None)
         name = kind.__name__ if kind else "OpenAIError"
         if name in {"NotFoundError", "BadRequestError"} and _about_model(facts["detail"], self.model):
@@ -251,15 +274,52 @@ def _scrub(text: str, key: str) -> str:
     return text.replace(key, "***") if key else text
 
 
+def media_type(content_type: str) -> str:
+    """The media type of a content-type header; "none" when there is none that looks like one.
+
+    >>> media_type("text/html; charset=utf-8"), media_type(""), media_type("<b>see this</b>")
+    ('text/html', 'none', 'none')
+    """
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind if len(kind) <= 80 and _MEDIA_TYPE.fullmatch(kind) else "none"
+
+
 def _detail(exc, key: str) -> str:
-    """The server's own explanation, short and without the key."""
+    """The server's own explanation when it sent one as an API error in JSON (``{"error": {"message": ...}}``,
+    a top-level ``message`` or ``detail``), short and without the key. Any other answer body -- a web page,
+    JSON of another shape, another service's reply -- is described by its media type, never repeated.
+
+    >>> class ApiError: body, response = {"error": {"message": "The model 'x' does not exist"}}, None
+    >>> class Page: body, response, message = "<html>secret</html>", None, "Error code: 418 - <html>secret</html>"
+    >>> _detail(ApiError(), ""), _detail(Page(), "")
+    ("The model 'x' does not exist", "an answer that is not an API error (content-type 'none')")
+    """
     body = getattr(exc, "body", None)
     text = None
     if isinstance(body, dict):
         inner = body.get("error") if isinstance(body.get("error"), dict) else body
         text = inner.get("message") or inner.get("detail")
-    text = str(text or getattr(exc, "message", "") or type(exc).__name__)
+    if not isinstance(text, str) or not text.strip():
+        if not hasattr(exc, "response") and not body:   # the client's own failure, not the server's answer
+            text = str(getattr(exc, "message", "") or type(exc).__name__)
+        else:
+            headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+            kind = media_type(headers.get("content-type", ""))
+            return f"an answer that is not an API error (content-type {kind!r})"
     return _scrub(" ".join(text.split()), key)[:300].rstrip(". ")
+
+
+def _cause(exc) -> str:
+    """Why a connection failed, in the network library's words -- unless its words would quote the server
+    (an answer that is not HTTP: a banner of another service, say)."""
+    import httpx2
+
+    cause = exc.__cause__ or exc.__context__
+    if cause is None:
+        return "no connection"
+    if isinstance(cause, httpx2.ProtocolError):
+        return "its answer is not valid HTTP"
+    return " ".join(str(cause).split())[:200] or type(cause).__name__
 
 
 def _about_model(detail: str, model: str) -> bool:
@@ -272,7 +332,7 @@ def _served_models(client) -> str:
     import openai
 
     try:
-        ids = [m.id for m in client.models.list(timeout=5.0)][:8]
-    except openai.OpenAIError:
+        ids = [m.id for m in client.models.list(timeout=5.0) if isinstance(getattr(m, "id", None), str)][:8]
+    except (openai.OpenAIError, ValueError, TypeError, AttributeError):
         return ""
     return f"; models it serves: {', '.join(ids)}" if ids else ""
