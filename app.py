@@ -26,16 +26,13 @@ from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-import batch_tab  # noqa: E402
-import compress_tab  # noqa: E402
-import downstream_tab  # noqa: E402
-import explore_tab  # noqa: E402
 import lingua_core  # noqa: E402
-from compress_tab import DEFAULT_LLM, DEFAULT_METHOD  # noqa: E402
-from lingua_core import examples, export, form, pipeline, pricing, savings, views  # noqa: E402
+from lingua_core import export, pricing  # noqa: E402
 from lingua_core.errors import LinguaError  # noqa: E402
 from lingua_core.methods import REGISTRY  # noqa: E402
-from lingua_core.option_fields import describe, show  # noqa: E402
+from ui import batch_tab, compress_tab, downstream_tab, examples, explore_tab, form, pipeline, savings, views  # noqa: E402
+from ui.compress_tab import DEFAULT_LLM, DEFAULT_METHOD  # noqa: E402
+from ui.option_fields import describe, show  # noqa: E402
 
 try:  # ZeroGPU on Hugging Face Spaces: borrow a GPU for each compression; elsewhere a no-op
     import spaces

@@ -11,9 +11,9 @@ import pytest
 from app_server import running_app
 from helpers import is_subsequence
 
-from lingua_core import examples, form
 from lingua_core.methods import REGISTRY
-from lingua_core.option_fields import describe, show
+from ui import examples, form
+from ui.option_fields import describe, show
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

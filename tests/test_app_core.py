@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from lingua_core import examples, form, heatmap, pipeline, savings, views, viz
 from lingua_core.errors import InvalidRequest
 from lingua_core.methods import REGISTRY
-from lingua_core.option_fields import describe, options_from, show
 from lingua_core.result import Piece, Result, Token
 from lingua_core.tokens import count_tokens
+from ui import examples, form, heatmap, pipeline, savings, views, viz
+from ui.option_fields import describe, options_from, show
 
 
 def tiny_result(original: str, tokens: list[tuple[int, int, float, bool]], pieces=None) -> Result:
@@ -77,7 +77,7 @@ def test_options_are_described_the_same_from_many_threads_at_once():
     """The /methods endpoint under load once failed inside ast.parse (not thread-safe on CPython 3.11)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from lingua_core.option_fields import field_comments
+    from ui.option_fields import field_comments
 
     field_comments.cache_clear()
     expected = {name: describe(cls.Options) for name, cls in REGISTRY.items()}

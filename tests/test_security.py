@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from fake_llm import FakeLLM
 
-import downstream_tab
-from lingua_core import Request, compress, form
+from lingua_core import Request, compress
 from lingua_core.backends import OpenAICompatBackend
 from lingua_core.errors import InvalidRequest
+from ui import downstream_tab, form
 from app_server import ROOT
 
 HOST_KEY = f"sk-test-host-{secrets.token_hex(12)}"        # random per run: a hit cannot be a coincidence

@@ -15,11 +15,12 @@ import math
 import gradio as gr
 import pandas as pd
 
-import compress_tab
-from compress_tab import Inputs, Outputs
-from lingua_core import form, pipeline, sweep, views, viz
+from lingua_core import sweep
 from lingua_core.errors import InvalidRequest, LinguaError
 from lingua_core.methods import REGISTRY
+
+from . import compress_tab, form, pipeline, views, viz
+from .compress_tab import Inputs, Outputs
 
 DEFAULT_METHODS = [m for m in ("llmlingua", "selective_context", "random") if m in REGISTRY] or [next(iter(REGISTRY))]
 EXPLAIN = ("See the whole trade-off for **your** prompt, not one point on it: the prompt, scorer, target LLM and "

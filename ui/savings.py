@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import pricing
-from .errors import InvalidRequest
-from .tokens import count_tokens
+from lingua_core import pricing
+from lingua_core.errors import InvalidRequest
+from lingua_core.tokens import count_tokens
 
 DAYS_PER_MONTH = 30
 

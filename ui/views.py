@@ -12,7 +12,7 @@ import html
 import math
 from importlib import metadata
 
-from .result import Result
+from lingua_core.result import Result
 from .savings import Estimate
 
 

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from .config import settings
-from .errors import InvalidRequest
-from .loading import BUNDLED, BUNDLED_HUB_ID
-from .methods import get_method
+from lingua_core.config import settings
+from lingua_core.errors import InvalidRequest
+from lingua_core.loading import BUNDLED, BUNDLED_HUB_ID
+from lingua_core.methods import get_method
+from lingua_core.result import Request
+
 from .option_fields import options_from
-from .result import Request
 
 MIN_RATIO, MAX_RATIO = 1.0, 100.0     # the UI slider offers 1.5x to 20x; the API accepts this wider range
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
@@ -197,7 +198,7 @@ LOCAL_BACKENDS = frozenset({"local"})   # backends that load their model in this
 def check_backend_url(base_url: str) -> str:
     """``base_url`` unless the host turned custom backends off (``LINGUA_ALLOW_CUSTOM_BACKEND=0``) and it is
     not the host's own; "" (the host's) passes always."""
-    from .backends.openai_compat import is_host_backend, safe_url
+    from lingua_core.backends.openai_compat import is_host_backend, safe_url
 
     s = settings()
     if base_url and not s.allow_custom_backend and not is_host_backend(base_url):
@@ -212,7 +213,7 @@ def backend_from(name: str, model: str = "", base_url: str = "", api_key: str = 
     settings), a model loaded in this process must be on the allow-list, and a base URL other than the
     host's needs ``LINGUA_ALLOW_CUSTOM_BACKEND`` on (it is by default). The host's key goes only to the
     host's URL (``OpenAICompatBackend`` sees to that)."""
-    from .backends import REGISTRY as BACKENDS, get_backend
+    from lingua_core.backends import REGISTRY as BACKENDS, get_backend
 
     if name not in BACKENDS:
         return get_backend(name)        # raises InvalidRequest naming the known backends

@@ -19,15 +19,17 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from . import heatmap, sweep
-from .batch import BatchSettings, compress_rows
-from .compress import compress
-from .errors import InvalidRequest
+from lingua_core import sweep
+from lingua_core.batch import BatchSettings, compress_rows
+from lingua_core.compress import compress
+from lingua_core.errors import InvalidRequest
+from lingua_core.loading import LoadedModel, load_model
+from lingua_core.methods import get_method
+from lingua_core.result import Request, Result
+
+from . import heatmap
 from .form import (Form, backend_from, budget_of, check_fields, check_model_name, decode_escapes, default_scorer,
                    method_options, split_context, to_request)
-from .loading import LoadedModel, load_model
-from .methods import get_method
-from .result import Request, Result
 
 Progress = Callable[[float, str], None]
 _model_lock = threading.Lock()
@@ -164,7 +166,7 @@ def run_batch(form: Form, rows: list[dict], progress: Progress = _quiet) -> list
 
 def warm_up(name: str | None = None) -> float:
     """Load the scorer and run it once on a few tokens, so the first real request is fast; returns seconds."""
-    from . import scoring
+    from lingua_core import scoring
 
     started = time.perf_counter()
     with _model_lock:

@@ -16,11 +16,13 @@ from pathlib import Path
 import gradio as gr
 
 import lingua_core
-from lingua_core import examples, export, form, pipeline, pricing, savings, views, viz
+from lingua_core import export, pricing
 from lingua_core.errors import LinguaError
 from lingua_core.methods import REGISTRY
-from lingua_core.option_fields import OptionField, describe, show
+from .option_fields import OptionField, describe, show
 from lingua_core.result import Result
+
+from . import examples, form, pipeline, savings, views, viz
 
 DEFAULT_METHOD = "llmlingua" if "llmlingua" in REGISTRY else next(iter(REGISTRY))
 DEFAULT_LLM = "gpt-4"

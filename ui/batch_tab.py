@@ -16,11 +16,12 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-import compress_tab
-from compress_tab import Inputs
-from lingua_core import batch, form, pipeline, views
+from lingua_core import batch
 from lingua_core.errors import InvalidRequest, LinguaError
 from lingua_core.methods import REGISTRY
+
+from . import compress_tab, form, pipeline, views
+from .compress_tab import Inputs
 
 EXPLAIN = ("Compress a whole file of prompts with the **Compress** tab's setting (method, ratio or token budget, "
            "scorer, target LLM and method options). Upload a `.jsonl` file (one JSON object a line) or a `.csv` "

@@ -22,10 +22,12 @@ from dataclasses import asdict
 
 import gradio as gr
 
-from lingua_core import compare, form, pipeline, views
+from lingua_core import compare
 from lingua_core.backends import REGISTRY as BACKENDS
 from lingua_core.config import settings
 from lingua_core.errors import LinguaError
+
+from . import form, pipeline, views
 
 EXPLAIN = ("Does the compressed prompt still get the right answer? Send both prompts to an LLM. The local "
            "model runs here, offline (the small bundled model answers poorly, but it shows the mechanics); an "
