@@ -229,11 +229,8 @@ def sweep_table(points: Sequence[SweepPoint]) -> list[dict]:
     rows = []
     for i, p in enumerate(points):
         cls = REGISTRY.get(p.method)
-        rows.append(dict(point=i, method=p.method, method_label=cls.label if cls else p.method,
-                         requested_ratio=p.requested_ratio, ratio=p.ratio, origin_tokens=p.origin_tokens,
-                         compressed_tokens=p.compressed_tokens, seconds=p.seconds, info_kept=p.info_kept,
-                         saving=p.saving, target_met=p.target_met, answer=p.answer, agreement=p.agreement,
-                         correct=p.correct))
+        own = {"point": i, "method_label": cls.label if cls else p.method}      # the rest are SweepPoint fields
+        rows.append({name: own[name] if name in own else getattr(p, name) for name in TABLE_FIELDS})
     return rows
 
 

@@ -93,7 +93,8 @@ def expected_point(lm, ratio: float) -> str:
     from lingua_core import compress
     from ui import form
 
-    request = form.to_request(form.Form("", SHORT, QUESTION, "llmlingua", "bundled", 4.0))
+    request = form.to_request(form.Form(context=SHORT, question=QUESTION, method="llmlingua", scorer="bundled",
+                                        ratio=4.0))
     return compress(replace(request, rate=1 / ratio), lm).compressed
 
 

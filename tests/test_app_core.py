@@ -20,14 +20,16 @@ def tiny_result(original: str, tokens: list[tuple[int, int, float, bool]], piece
     toks = [Token(original[s:e], s, e, score, kept, 0) for s, e, score, kept in tokens]
     pieces = pieces or [Piece("context", 0, 0, len(original))]
     kept = "".join(t.text for t in toks if t.kept)
-    return Result(original, kept, toks, pieces, "llmlingua", "score", "bundled", "test", "gpt-4",
-                  len(original), len(kept), len(kept), True, 0.0)
+    return Result(original=original, compressed=kept, tokens=toks, pieces=pieces, method="llmlingua",
+                  score_name="score", scorer="bundled", scorer_source="test", target_model="gpt-4",
+                  origin_tokens=len(original), compressed_tokens=len(kept), requested_tokens=len(kept),
+                  target_met=True, seconds=0.0)
 
 
 # -- form ------------------------------------------------------------------------------------------------------
 def test_form_becomes_a_request():
-    f = form.Form("Do it.", "A b.\n\nC d.\n\n\n", "Q?", "llmlingua", "bundled", ratio=4.0, context_sep="\\n\\n",
-                  options={"iterative_size": 100.0})
+    f = form.Form(instruction="Do it.", context="A b.\n\nC d.\n\n\n", question="Q?", method="llmlingua",
+                  scorer="bundled", ratio=4.0, context_sep="\\n\\n", options={"iterative_size": 100.0})
     r = form.to_request(f)
     assert r.context == ["A b.", "C d."] and r.rate == 0.25 and r.target_token == -1
     assert r.options == {"iterative_size": 100} and isinstance(r.options["iterative_size"], int)

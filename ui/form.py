@@ -18,26 +18,28 @@ from typing import Any
 from lingua_core.config import settings
 from lingua_core.errors import InvalidRequest
 from lingua_core.loading import BUNDLED, BUNDLED_HUB_ID
-from lingua_core.methods import get_method
+from lingua_core.methods import REGISTRY, get_method
 from lingua_core.result import Request
 
 from .option_fields import options_from
 
 MIN_RATIO, MAX_RATIO = 1.0, 100.0     # the UI slider offers 1.5x to 20x; the API accepts this wider range
+DEFAULT_METHOD = "llmlingua" if "llmlingua" in REGISTRY else next(iter(REGISTRY))
+DEFAULT_LLM = "gpt-4"
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Form:
     instruction: str = ""                  # kept verbatim, first
     context: str = ""                      # documents / demonstrations as one text, split at context_sep
     question: str = ""                     # kept verbatim, last
-    method: str = "llmlingua"              # registry name
+    method: str = DEFAULT_METHOD           # registry name
     scorer: str = BUNDLED                  # scorer model; must be on the allow-list
     ratio: float = 4.0                     # original / compressed tokens; used when target_tokens <= 0
     target_tokens: int = 0                 # budget for the whole prompt in target-LLM tokens; 0: use ratio
     context_sep: str = "\\n\\n"            # separator as typed, with \n \t escapes
-    target_llm: str = "gpt-4"              # whose tokenizer counts the budget (and whose prices the app shows)
+    target_llm: str = DEFAULT_LLM          # whose tokenizer counts the budget (and whose prices the app shows)
     options: dict[str, Any] = field(default_factory=dict)   # the method's Options fields, by name
 
 
