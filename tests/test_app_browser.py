@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 import pytest
-from app_server import ROOT, running_app
+from support.app_server import ROOT, running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"

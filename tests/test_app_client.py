@@ -8,8 +8,8 @@ allow-list, an unknown option or an unknown example.
 from __future__ import annotations
 
 import pytest
-from app_server import running_app
-from helpers import is_subsequence
+from support.app_server import running_app
+from support.helpers import is_subsequence
 
 from lingua_core.methods import REGISTRY
 from ui import examples, form

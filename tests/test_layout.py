@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from app_server import ROOT
+from support.app_server import ROOT
 
 IMPORT_ALL = """
 import importlib, pkgutil, sys

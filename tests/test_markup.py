@@ -12,7 +12,7 @@ its Markdown, so those render text whatever they hold.)
 from __future__ import annotations
 
 import pytest
-from fake_llm import FakeLLM
+from support.fake_llm import FakeLLM
 
 from lingua_core import compress
 from lingua_core.backends import OpenAICompatBackend

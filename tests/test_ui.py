@@ -1,4 +1,4 @@
-"""The app's core helpers without a server: form parsing and the allow-list, method options as form fields,
+"""The app's parts (``ui/``) without a server: form parsing and the allow-list, method options as form fields,
 heatmap numbers (projection, wrapping), the figure, the escaped HTML views, costs and the examples."""
 
 from __future__ import annotations

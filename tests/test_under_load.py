@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 
-from fake_llm import FakeLLM
-from load_driver import run_load
+from support.fake_llm import FakeLLM
+from support.load_driver import run_load
 
 from ui import downstream_tab
 
