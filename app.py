@@ -1,12 +1,13 @@
 """Gradio app for the prompt-compression lab: layout and event wiring only.
 
-Everything the app computes comes from ``lingua_core``: ``form`` (inputs -> Request, allow-list),
-``pipeline`` (scorer, compression, sweeps, batches, heatmap numbers, progress), ``views`` (HTML and text),
-``viz`` (plotly figures), ``savings`` and ``pricing`` (dollars), ``export`` (JSON), ``examples`` (assets/).
-Methods and their options are read from ``REGISTRY`` at start-up, so a newly registered method shows up
-without touching this file. The page has three tabs, each in its own module: ``compress_tab.py`` (the form,
-the side-by-side view, the export; ``downstream_tab.py`` adds the "Downstream answers" section to it),
-``explore_tab.py`` (ratio sweeps) and ``batch_tab.py`` (a file of prompts).
+The page is built from ``ui/`` (the app's parts) over the ``lingua_core`` library: ``ui.form`` (inputs ->
+Request, allow-list), ``ui.pipeline`` (scorer, compression, sweeps, batches, heatmap numbers, progress),
+``ui.views`` (HTML and text), ``ui.viz`` (plotly figures), ``ui.savings`` and ``lingua_core.pricing``
+(dollars), ``lingua_core.export`` (JSON), ``ui.examples`` (assets/). Methods and their options are read from
+``REGISTRY`` at start-up, so a newly registered method shows up without touching this file. The page has
+three tabs, each in its own module: ``ui/compress_tab.py`` (the form, the side-by-side view, the export;
+``ui/downstream_tab.py`` adds the "Downstream answers" section to it), ``ui/explore_tab.py`` (ratio sweeps)
+and ``ui/batch_tab.py`` (a file of prompts).
 
     python app.py                      # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to move it)
 
@@ -20,22 +21,19 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: the app phones nowhere
 
-import functools  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-import batch_tab  # noqa: E402
-import compress_tab  # noqa: E402
-import downstream_tab  # noqa: E402
-import explore_tab  # noqa: E402
 import lingua_core  # noqa: E402
-from compress_tab import DEFAULT_LLM, DEFAULT_METHOD  # noqa: E402
-from lingua_core import examples, export, form, pipeline, pricing, savings, views  # noqa: E402
+from lingua_core import export, pricing  # noqa: E402
 from lingua_core.errors import LinguaError  # noqa: E402
 from lingua_core.methods import REGISTRY  # noqa: E402
-from lingua_core.option_fields import describe, show  # noqa: E402
+from ui import batch_tab, compress_tab, downstream_tab, examples, explore_tab, form, pipeline, savings, views  # noqa: E402
+from ui.api import api_safe, takes_form  # noqa: E402
+from ui.form import DEFAULT_LLM, Form  # noqa: E402
+from ui.option_fields import describe, show  # noqa: E402
 
 try:  # ZeroGPU on Hugging Face Spaces: borrow a GPU for each compression; elsewhere a no-op
     import spaces
@@ -56,27 +54,14 @@ INTRO = ("# Prompt compression lab\n"
          "prompts.")
 
 
-def api_safe(fn):
-    """Turn the core's user-facing errors into ``gr.Error`` (shown in the page, returned to API clients)."""
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except LinguaError as exc:
-            raise gr.Error(str(exc)) from exc
-    return wrapped
-
-
 # -- the API (same options as the form) -------------------------------------------------------------------------
 @gpu
 @api_safe
-def compress(instruction: str, context: str, question: str = "", method: str = DEFAULT_METHOD, scorer: str = "",
-             ratio: float = 4.0, target_tokens: int = 0, context_sep: str = "\\n\\n", target_llm: str = DEFAULT_LLM,
-             options: dict | None = None, with_tokens: bool = False) -> dict:
-    """Compress a prompt. ``options`` are the method's own options by name (see /methods);
-    ``target_tokens`` > 0 sets a token budget instead of the ratio; ``with_tokens`` adds every token's scores."""
-    f = form.Form(instruction, context, question, method, scorer, ratio, target_tokens, context_sep, target_llm,
-                  options)
+@takes_form
+def compress(f: Form, with_tokens: bool = False) -> dict:
+    """Compress a prompt (the form's fields: ``ui.api.form_fields``; ``options`` are the method's own, see
+    /methods; ``target_tokens`` > 0 sets a token budget instead of the ratio); ``with_tokens`` adds every
+    token's scores."""
     return pipeline.as_dict(pipeline.run(f, with_heatmap=with_tokens), with_tokens)
 
 
@@ -126,13 +111,10 @@ def example(name: str) -> dict:
 
 @gpu
 @api_safe
-def export_api(instruction: str, context: str, question: str = "", method: str = DEFAULT_METHOD, scorer: str = "",
-               ratio: float = 4.0, target_tokens: int = 0, context_sep: str = "\\n\\n",
-               target_llm: str = DEFAULT_LLM, options: dict | None = None) -> dict:
+@takes_form
+def export_api(f: Form) -> dict:
     """Compress a prompt (inputs as /compress) and return its export record: versioned JSON with the original,
     the compressed prompt, every token's score and kept flag, the settings, the scorer and the versions."""
-    f = form.Form(instruction, context, question, method, scorer, ratio, target_tokens, context_sep, target_llm,
-                  options)
     report = pipeline.run(f, with_heatmap=False)
     return export.to_json(report.result, report.request)
 

@@ -1,6 +1,6 @@
 """Rebuild the data-set examples in ``assets/`` from the repo's data sets (``assets/data``: GSM8K, NaturalQuestions).
 
-The app never runs this: it reads the JSON files this writes (see ``lingua_core/examples.py``), so the
+The app never runs this: it reads the JSON files this writes (see ``ui/examples.py``), so the
 examples work offline and on a Space without the data sets. The meeting transcript and the structured JSON
 prompt are written by hand and are not touched here.
 

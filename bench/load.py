@@ -4,8 +4,8 @@ app's peak RSS.
     python bench/load.py                        # 8 users, 60 s (the figures in the README's reliability table)
     python bench/load.py --users 16 --seconds 120
 
-It starts the app the way the reliability tests do (``tests/guarded_app.py``: bundled scorer, a host key,
-a loopback OpenAI-compatible server as the host's backend) and drives it with ``tests/load_driver.py``:
+It starts the app the way the reliability tests do (``tests/support/guarded_app.py``: bundled scorer, a host key,
+a loopback OpenAI-compatible server as the host's backend) and drives it with ``tests/support/load_driver.py``:
 each user walks a round of short compressions (three methods), /cost, /methods, /scorers and /answers on
 the HTTP backend and the local model. Compressions and local answers queue for the one model (one pass at a
 time); HTTP answers and info calls do not wait for them. Latencies include that queueing, so they depend on
@@ -24,8 +24,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from guarded_app import started  # noqa: E402
-from load_driver import run_load  # noqa: E402
+from support.guarded_app import started  # noqa: E402
+from support.load_driver import run_load  # noqa: E402
 
 
 def main() -> int:

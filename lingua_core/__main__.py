@@ -3,8 +3,9 @@
 
 The prompt comes from FILE or stdin and is split into contexts at ``--context-sep`` (a blank line by default;
 ``--no-split`` keeps it whole). The JSON holds llmlingua's keys (compressed_prompt, origin_tokens,
-compressed_tokens, ratio, rate, saving), the plain numbers, and with ``--tokens`` every token of the original
-with its span, score and kept flag.
+compressed_tokens, ratio, rate, saving), the plain numbers (``Result.as_dict``: ratio_value, rate_value,
+target_met, stages, pieces, ...; null where a number is not finite), and with ``--tokens`` every token of
+the original with its span, score and kept flag.
 
     python -m lingua_core compress prompt.txt --target-token 200 --question "Question: ..." --tokens
     echo "..." | python -m lingua_core compress --rate 0.25 --method llmlingua --option iterative_size=100
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from .compat import as_llmlingua
@@ -41,18 +41,11 @@ def parse_option(text: str) -> tuple[str, object]:
 
 
 def result_json(result: Result, with_tokens: bool) -> dict:
-    out = as_llmlingua(result)
-    out.update(method=result.method, ratio_value=result.ratio, rate_value=result.rate,
-               requested_tokens=result.requested_tokens, target_met=result.target_met, message=result.message,
-               target_model=result.target_model, scorer=result.scorer, scorer_source=result.scorer_source,
-               seconds=result.seconds, origin_scorer_tokens=result.origin_scorer_tokens,
-               compressed_scorer_tokens=result.compressed_scorer_tokens,
-               stages=[vars(s) for s in result.stages])
-    if with_tokens:
-        out["score_name"] = result.score_name
-        out["tokens"] = [{"text": t.text, "start": t.start, "end": t.end, "kept": t.kept,
-                          "score": None if math.isnan(t.score) else round(t.score, 4)} for t in result.tokens]
-    return out
+    """llmlingua's keys (``ratio`` "4.1x", ``rate`` "24.3%", ``saving``), then ``Result.as_dict``'s plain data,
+    whose numeric ratio and rate are renamed ``ratio_value`` and ``rate_value`` beside llmlingua's strings."""
+    plain = result.as_dict(with_tokens)
+    plain["ratio_value"], plain["rate_value"] = plain.pop("ratio"), plain.pop("rate")
+    return {**as_llmlingua(result), **plain}
 
 
 def build_parser() -> argparse.ArgumentParser:

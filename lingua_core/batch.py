@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,11 +149,10 @@ def compress_row(row: dict, settings: BatchSettings | None = None, lm: LoadedMod
         _check_row(row, "row")
         r = compress(row_request(row, settings), lm or load_model())
         price_model = settings.price_model or settings.target_model
-        out.update(compressed_prompt=r.compressed, origin_tokens=r.origin_tokens,
-                   compressed_tokens=r.compressed_tokens, ratio=r.ratio if math.isfinite(r.ratio) else None,
-                   rate=r.rate, origin_cost=pricing.cost(r.origin_tokens, 0, price_model),
-                   compressed_cost=pricing.cost(r.compressed_tokens, 0, price_model), seconds=r.seconds,
-                   target_met=r.target_met, message=r.message, method=r.method)
+        plain = r.as_dict()                      # the Result's own keys: compressed_prompt, ratio, seconds, ...
+        out.update({name: plain[name] for name in OUT_FIELDS if name in plain})
+        out.update(origin_cost=pricing.cost(r.origin_tokens, 0, price_model),
+                   compressed_cost=pricing.cost(r.compressed_tokens, 0, price_model))
         out["saving"] = out["origin_cost"] - out["compressed_cost"]
         if answer:
             out.update(_answer_fields(row, r.compressed, settings, answer))

@@ -41,15 +41,8 @@ from .result import Request, Result
 SCHEMA_VERSION = 1
 KIND = "lingua_core.compression"
 SETTINGS = ("context", "instruction", "question", "rate", "target_token", "target_model", "context_sep", "method")
-
-
-def _finite(x: float) -> float | None:
-    """``x`` or None when it is nan/inf (JSON has no such numbers).
-
-    >>> _finite(1.5), _finite(float("nan")), _finite(float("inf"))
-    (1.5, None, None)
-    """
-    return float(x) if math.isfinite(x) else None
+NUMBERS = ("origin_tokens", "compressed_tokens", "requested_tokens", "ratio", "rate", "target_met", "message",
+           "seconds")
 
 
 def _nan(x) -> float:
@@ -81,20 +74,15 @@ def to_json(result: Result, request: Request) -> dict:
     settings = {name: getattr(request, name) for name in SETTINGS}
     settings["context"] = list(request.context)
     settings["options"] = options_dict(request)
+    d = result.as_dict(with_tokens=True)
     return {
         "schema_version": SCHEMA_VERSION, "kind": KIND,
-        "original": result.original, "compressed": result.compressed,
+        "original": result.original, "compressed": d["compressed_prompt"],
         "settings": settings,
-        "scorer": {"name": result.scorer, "source": result.scorer_source},
-        "numbers": {"origin_tokens": result.origin_tokens, "compressed_tokens": result.compressed_tokens,
-                    "requested_tokens": result.requested_tokens, "ratio": _finite(result.ratio),
-                    "rate": result.rate, "target_met": result.target_met, "message": result.message,
-                    "seconds": result.seconds},
-        "score_name": result.score_name,
-        "tokens": [{"text": t.text, "start": t.start, "end": t.end, "score": _finite(t.score), "kept": t.kept,
-                    "piece": t.piece} for t in result.tokens],
-        "pieces": [dict(vars(p), rank_score=_finite(p.rank_score)) for p in result.pieces],
-        "stages": [dict(vars(s)) for s in result.stages],
+        "scorer": {"name": d["scorer"], "source": d["scorer_source"]},
+        "numbers": {name: d[name] for name in NUMBERS},
+        "score_name": d["score_name"],
+        "tokens": d["tokens"], "pieces": d["pieces"], "stages": d["stages"],
         "versions": versions(),
     }
 

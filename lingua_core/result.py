@@ -3,14 +3,39 @@
 ``Request`` is the method-independent part of a call (texts, budget, target LLM); each method's own knobs
 live in its ``Options`` dataclass (see ``methods/``). ``Result`` holds every token of the original with its
 span, score and kept flag, so the heatmap, diff and export views draw from one structure. Formatting
-("4.1x", "$0.31") is the UI's job, not this module's.
+("4.1x", "$0.31") is the UI's job, not this module's. ``Result.as_dict`` is the one conversion to plain
+JSON-ready data (the CLI, the app's /compress, the export and batch rows all start from it), and ``plain``
+the one place where numbers JSON cannot hold (nan, inf) become None.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def plain(value: Any) -> Any:
+    """``value`` ready for strict JSON: nan and inf become None, numpy numbers Python ones, tuples lists;
+    dicts and lists are converted all the way down.
+
+    >>> plain({"ratio": float("inf"), "scores": (0.5, float("nan")), "kept": True, "method": "random"})
+    {'ratio': None, 'scores': [0.5, None], 'kept': True, 'method': 'random'}
+    """
+    if isinstance(value, float):                       # the common case first: this runs once per token
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, numbers.Integral):            # numpy integers
+        return int(value)
+    if isinstance(value, numbers.Real):                # numpy floats
+        return plain(float(value))
+    return value
 
 
 @dataclass
@@ -96,3 +121,25 @@ class Result:
     @property
     def compressed_scorer_tokens(self) -> int:
         return sum(t.kept for t in self.tokens)
+
+    def as_dict(self, with_tokens: bool = False) -> dict:
+        """Everything here as plain JSON-ready data (``plain``): the compressed prompt, the numbers (``ratio``
+        and ``rate`` as floats, None for an infinite ratio), the stages and pieces; with ``with_tokens`` also
+        every token (text, span, score, kept flag, piece). The original prompt is left out (it is the
+        caller's input); front ends add their own keys (llmlingua's formatted strings, costs, timings)."""
+        out = {
+            "compressed_prompt": self.compressed, "origin_tokens": self.origin_tokens,
+            "compressed_tokens": self.compressed_tokens, "requested_tokens": self.requested_tokens,
+            "ratio": self.ratio, "rate": self.rate, "target_met": self.target_met, "message": self.message,
+            "seconds": self.seconds, "method": self.method, "score_name": self.score_name,
+            "target_model": self.target_model, "scorer": self.scorer, "scorer_source": self.scorer_source,
+            "origin_scorer_tokens": self.origin_scorer_tokens,
+            "compressed_scorer_tokens": self.compressed_scorer_tokens,
+            "stages": [vars(s) for s in self.stages], "pieces": [vars(p) for p in self.pieces],
+            "context_order": self.context_order,
+        }
+        out = plain(out)                                   # copies as it converts: nothing here aliases self
+        if with_tokens:                                    # field by field: 20,000 tokens in well under 0.1 s
+            out["tokens"] = [{"text": t.text, "start": t.start, "end": t.end, "score": plain(t.score),
+                              "kept": t.kept, "piece": t.piece} for t in self.tokens]
+        return out

@@ -4,7 +4,7 @@ Every point is a real ``compress`` call at that budget, so loading a point into 
 exactly what ``compress`` returns for it. Work is shared only where that cannot change a result: the methods'
 own reuse caches (e.g. LLMLingua's scoring pass, see ``methods/llmlingua.py``) and the *unconditional*
 self-information of the original, computed once per prompt and scorer here and used for every point's
-quality proxy. Plot-free: ``sweep_table`` gives rows a plot (``viz.py``) or a table can take; the UI formats.
+quality proxy. Plot-free: ``sweep_table`` gives rows a plot (the app's ``ui/viz.py``) or a table can take; the UI formats.
 
 Per point: the achieved ratio, the seconds ``compress`` took, ``info_kept`` (share of the original's
 self-information that the kept text carries), the dollars saved per request on the priced LLM, and, with an
@@ -229,11 +229,8 @@ def sweep_table(points: Sequence[SweepPoint]) -> list[dict]:
     rows = []
     for i, p in enumerate(points):
         cls = REGISTRY.get(p.method)
-        rows.append(dict(point=i, method=p.method, method_label=cls.label if cls else p.method,
-                         requested_ratio=p.requested_ratio, ratio=p.ratio, origin_tokens=p.origin_tokens,
-                         compressed_tokens=p.compressed_tokens, seconds=p.seconds, info_kept=p.info_kept,
-                         saving=p.saving, target_met=p.target_met, answer=p.answer, agreement=p.agreement,
-                         correct=p.correct))
+        own = {"point": i, "method_label": cls.label if cls else p.method}      # the rest are SweepPoint fields
+        rows.append({name: own[name] if name in own else getattr(p, name) for name in TABLE_FIELDS})
     return rows
 
 

@@ -47,7 +47,7 @@ def nq_rows_long():
 @pytest.fixture(scope="session")
 def guarded_app():
     """The app run as a host would run it with a key (see ``guarded_app.py``), shared by the reliability tests."""
-    from guarded_app import started
+    from support.guarded_app import started
 
     with started() as app:
         yield app

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 import pytest
-from app_server import ROOT, running_app
+from support.app_server import ROOT, running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"
@@ -42,7 +42,7 @@ def page():
 def test_example_compresses_and_shows_every_view(page):
     from playwright.sync_api import expect
 
-    from lingua_core.examples import by_name
+    from ui.examples import by_name
 
     example = by_name("gsm8k_cot")
     page.get_by_text(example.label).click()
@@ -63,7 +63,7 @@ def test_example_compresses_and_shows_every_view(page):
 def test_heatmap_recolours_by_the_methods_score(page):
     from playwright.sync_api import expect
 
-    from lingua_core.examples import by_name
+    from ui.examples import by_name
     from lingua_core.methods import REGISTRY
 
     page.get_by_text("The method's own score").click()
@@ -90,9 +90,11 @@ def expected_point(lm, ratio: float) -> str:
     """What a fresh compression of the short prompt returns at ``ratio`` (the form's default settings)."""
     from dataclasses import replace
 
-    from lingua_core import compress, form
+    from lingua_core import compress
+    from ui import form
 
-    request = form.to_request(form.Form("", SHORT, QUESTION, "llmlingua", "bundled", 4.0))
+    request = form.to_request(form.Form(context=SHORT, question=QUESTION, method="llmlingua", scorer="bundled",
+                                        ratio=4.0))
     return compress(replace(request, rate=1 / ratio), lm).compressed
 
 

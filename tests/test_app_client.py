@@ -8,12 +8,12 @@ allow-list, an unknown option or an unknown example.
 from __future__ import annotations
 
 import pytest
-from app_server import running_app
-from helpers import is_subsequence
+from support.app_server import running_app
+from support.helpers import is_subsequence
 
-from lingua_core import examples, form
 from lingua_core.methods import REGISTRY
-from lingua_core.option_fields import describe, show
+from ui import examples, form
+from ui.option_fields import describe, show
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -29,7 +29,7 @@ from lingua_core.backends import USAGE_BACKEND, LocalBackend, OpenAICompatBacken
 from lingua_core.compare import compare, compare_stream
 from lingua_core.config import settings
 from lingua_core.errors import InvalidRequest
-from openai_gate import Gate
+from support.openai_gate import Gate
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_KEY = "sk-lingua-GOODKEY-7c1e5a90d3b24f68"   # distinctive, so any leak is easy to find

@@ -14,7 +14,7 @@ import json
 import time
 
 import pytest
-from helpers import is_subsequence
+from support.helpers import is_subsequence
 
 from lingua_core import __main__ as cli
 from lingua_core import loading

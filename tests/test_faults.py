@@ -14,7 +14,7 @@ import socket
 import time
 
 import pytest
-from fake_llm import FakeLLM
+from support.fake_llm import FakeLLM
 
 from lingua_core import loading
 from lingua_core.backends import OpenAICompatBackend
@@ -135,7 +135,7 @@ def test_app_reports_backend_faults_and_keeps_serving(client, fault, expected):
 
 
 def test_app_hub_scorer_offline_then_bundled_still_works(client):
-    from guarded_app import OFFLINE_HUB_SCORER
+    from support.guarded_app import OFFLINE_HUB_SCORER
 
     with pytest.raises(Exception) as err:
         client.predict("", "Some text to compress here.", "", "llmlingua", OFFLINE_HUB_SCORER, 2.0,
@@ -146,7 +146,7 @@ def test_app_hub_scorer_offline_then_bundled_still_works(client):
 
 
 def test_app_with_an_unwritable_cache_explains_and_keeps_serving(tmp_path):
-    from app_server import app_process
+    from support.app_server import app_process
     from gradio_client import Client
 
     blocker = tmp_path / "a-file"

@@ -16,7 +16,7 @@ from lingua_core import Request, budget, compress, encoder, loading
 from lingua_core.errors import InvalidRequest, ModelLoadError
 from lingua_core.methods.llmlingua2 import DEFAULT_MODEL, TEST_MODEL, LLMLingua2
 
-from helpers import assert_in_order
+from support.helpers import assert_in_order
 
 CORPUS = ["The quick brown fox jumps over the lazy dog.", "Meeting notes: the budget is 3.5 million dollars.",
           "We agreed to ship on Friday! Next item, please.", "Speaker two: internationalization matters."]

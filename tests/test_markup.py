@@ -12,13 +12,14 @@ its Markdown, so those render text whatever they hold.)
 from __future__ import annotations
 
 import pytest
-from fake_llm import FakeLLM
+from support.fake_llm import FakeLLM
 
-from lingua_core import compress, heatmap, pipeline, savings, views, viz
+from lingua_core import compress
 from lingua_core.backends import OpenAICompatBackend
 from lingua_core.compare import compare
 from lingua_core.methods import REGISTRY
 from lingua_core.result import Request
+from ui import heatmap, pipeline, savings, views, viz
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'

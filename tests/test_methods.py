@@ -23,7 +23,7 @@ from lingua_core.errors import InvalidRequest, ModelLoadError
 from lingua_core.methods import clear_caches
 from lingua_core.recover import recover
 
-from helpers import assert_in_order, is_subsequence, offline_options
+from support.helpers import assert_in_order, is_subsequence, offline_options
 
 INSTRUCTION = "Answer the question using the documents below."
 BUDGETS = {"rate 0.5": dict(rate=0.5), "rate 0.25": dict(rate=0.25), "150 tokens": dict(target_token=150)}

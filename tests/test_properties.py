@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from lingua_core import REGISTRY, Request, budget, compress
 
-from helpers import assert_in_order
+from support.helpers import assert_in_order
 
 EXAMPLES = max(1000 // max(len(REGISTRY), 1) + 1, 50)
 
 # Text of every script (letters, digits, punctuation, spaces, controls, emoji), no lone surrogates here:
-# those are clamped before scoring and tested in test_core.
+# those are clamped before scoring and tested in test_compress.
 chars = st.characters(blacklist_categories=("Cs",))
 words = st.text(alphabet=chars, max_size=60) | st.sampled_from(
     ["The answer is 42.", "北京是中国的首都。", "مرحبا بالعالم", "🙂🎉", "<b>bold</b>", "  ", "\n\n", "x = 3.14"])

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field, replace
 
 import gradio as gr
 import pytest
-from fake_llm import FakeLLM
+from support.fake_llm import FakeLLM
 
-import downstream_tab
-from lingua_core import form
+from ui import downstream_tab
+from ui import form
 from lingua_core.backends.addresses import AddressPolicy
 from lingua_core.errors import AddressRefused, BackendError, InvalidRequest
 
@@ -131,7 +131,7 @@ def refusal(url: str) -> str:
 @pytest.fixture(scope="module")
 def public_app():
     """The app with SPACE_ID set and no other hosting setting (empty values count as unset)."""
-    from guarded_app import started
+    from support.guarded_app import started
 
     with started("public", SPACE_ID="lingua-lab/test-space", **{v: "" for v in MODE_VARS[1:]}) as app:
         yield app

@@ -15,13 +15,13 @@ import secrets
 from pathlib import Path
 
 import pytest
-from fake_llm import FakeLLM
+from support.fake_llm import FakeLLM
 
-import downstream_tab
-from lingua_core import Request, compress, form
+from lingua_core import Request, compress
 from lingua_core.backends import OpenAICompatBackend
 from lingua_core.errors import InvalidRequest
-from app_server import ROOT
+from ui import downstream_tab, form
+from support.app_server import ROOT
 
 HOST_KEY = f"sk-test-host-{secrets.token_hex(12)}"        # random per run: a hit cannot be a coincidence
 VISITOR_KEY = f"sk-test-visitor-{secrets.token_hex(12)}"

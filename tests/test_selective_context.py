@@ -9,7 +9,7 @@ import pytest
 from lingua_core import Request, budget, compress, phrases, scoring
 from lingua_core.errors import InvalidRequest
 
-from helpers import assert_in_order
+from support.helpers import assert_in_order
 
 RULES = phrases.RuleChunker()
 

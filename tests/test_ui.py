@@ -1,4 +1,4 @@
-"""The app's core helpers without a server: form parsing and the allow-list, method options as form fields,
+"""The app's parts (``ui/``) without a server: form parsing and the allow-list, method options as form fields,
 heatmap numbers (projection, wrapping), the figure, the escaped HTML views, costs and the examples."""
 
 from __future__ import annotations
@@ -8,26 +8,28 @@ import math
 import numpy as np
 import pytest
 
-from lingua_core import examples, form, heatmap, pipeline, savings, views, viz
 from lingua_core.errors import InvalidRequest
 from lingua_core.methods import REGISTRY
-from lingua_core.option_fields import describe, options_from, show
 from lingua_core.result import Piece, Result, Token
 from lingua_core.tokens import count_tokens
+from ui import examples, form, heatmap, pipeline, savings, views, viz
+from ui.option_fields import describe, options_from, show
 
 
 def tiny_result(original: str, tokens: list[tuple[int, int, float, bool]], pieces=None) -> Result:
     toks = [Token(original[s:e], s, e, score, kept, 0) for s, e, score, kept in tokens]
     pieces = pieces or [Piece("context", 0, 0, len(original))]
     kept = "".join(t.text for t in toks if t.kept)
-    return Result(original, kept, toks, pieces, "llmlingua", "score", "bundled", "test", "gpt-4",
-                  len(original), len(kept), len(kept), True, 0.0)
+    return Result(original=original, compressed=kept, tokens=toks, pieces=pieces, method="llmlingua",
+                  score_name="score", scorer="bundled", scorer_source="test", target_model="gpt-4",
+                  origin_tokens=len(original), compressed_tokens=len(kept), requested_tokens=len(kept),
+                  target_met=True, seconds=0.0)
 
 
 # -- form ------------------------------------------------------------------------------------------------------
 def test_form_becomes_a_request():
-    f = form.Form("Do it.", "A b.\n\nC d.\n\n\n", "Q?", "llmlingua", "bundled", ratio=4.0, context_sep="\\n\\n",
-                  options={"iterative_size": 100.0})
+    f = form.Form(instruction="Do it.", context="A b.\n\nC d.\n\n\n", question="Q?", method="llmlingua",
+                  scorer="bundled", ratio=4.0, context_sep="\\n\\n", options={"iterative_size": 100.0})
     r = form.to_request(f)
     assert r.context == ["A b.", "C d."] and r.rate == 0.25 and r.target_token == -1
     assert r.options == {"iterative_size": 100} and isinstance(r.options["iterative_size"], int)
@@ -77,7 +79,7 @@ def test_options_are_described_the_same_from_many_threads_at_once():
     """The /methods endpoint under load once failed inside ast.parse (not thread-safe on CPython 3.11)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from lingua_core.option_fields import field_comments
+    from ui.option_fields import field_comments
 
     field_comments.cache_clear()
     expected = {name: describe(cls.Options) for name, cls in REGISTRY.items()}

@@ -3,7 +3,7 @@
 It sends the original and the compressed prompt to one backend -- the local model (offline) or any
 OpenAI-compatible server -- and streams both answers side by side with their latency, tokens, cost and,
 given reference answers, whether each is right. The work is ``lingua_core.compare``'s; the backend comes
-from ``lingua_core.form.backend_from`` (a local model must be on the allow-list). Kept apart from the
+from ``form.backend_from`` (a local model must be on the allow-list). Kept apart from the
 compression view: nothing is sent anywhere unless this section's button is pressed.
 
 Queueing, on purpose: the section's events run in their own queue group (``CONCURRENCY``, up to
@@ -23,10 +23,12 @@ from dataclasses import asdict
 
 import gradio as gr
 
-from lingua_core import compare, form, pipeline, views
+from lingua_core import compare
 from lingua_core.backends import REGISTRY as BACKENDS
 from lingua_core.config import settings
-from lingua_core.errors import LinguaError
+
+from . import form, pipeline, views
+from .api import api_safe
 
 EXPLAIN = ("Does the compressed prompt still get the right answer? Send both prompts to an LLM. The local "
            "model runs here, offline (the small bundled model answers poorly, but it shows the mechanics); an "
@@ -77,34 +79,29 @@ def build(prompts_state: gr.State, target_llm: gr.Dropdown, gold: gr.Textbox, gp
     backend.change(on_backend, backend, [local_model, base_url, remote_model, api_key], api_visibility="private")
 
     @gpu
+    @api_safe
     def on_ask(prompts, name, local, url, remote, key, max_tokens, golds, llm):
         if not prompts:
             raise gr.Error("Compress a prompt first: the answers compare the original and the compressed one.")
-        try:
-            chosen = form.backend_from(name, local if name in form.LOCAL_BACKENDS else remote, url, key)
-            states = compare.compare_stream(prompts[0], prompts[1], chosen, form.gold_list(golds), llm,
-                                            int(max_tokens))
-            for c in answer_steps(name, states):
-                yield c.original.answer.text, c.compressed.answer.text, views.comparison_html(c)
-        except LinguaError as exc:
-            raise gr.Error(str(exc)) from exc
+        chosen = form.backend_from(name, local if name in form.LOCAL_BACKENDS else remote, url, key)
+        states = compare.compare_stream(prompts[0], prompts[1], chosen, form.gold_list(golds), llm, int(max_tokens))
+        for c in answer_steps(name, states):
+            yield c.original.answer.text, c.compressed.answer.text, views.comparison_html(c)
 
     ask.click(on_ask, [prompts_state, backend, local_model, base_url, remote_model, api_key, max_new, gold,
                        target_llm], [original, compressed, table], api_visibility="private", **CONCURRENCY)
 
 
+@api_safe
 def answers_api(original: str, compressed: str, backend: str = "local", model: str = "", base_url: str = "",
                 api_key: str = "", max_new_tokens: int = 128, gold_answers: str = "",
                 target_llm: str = "gpt-4o") -> dict:
     """Answer both prompts with one backend; latency, tokens, cost (at ``target_llm`` prices), correctness
     against ``gold_answers`` (one per line) and the answers' agreement."""
-    try:
-        chosen = form.backend_from(backend, model, base_url, api_key)
-        states = compare.compare_stream(original, compressed, chosen, form.gold_list(gold_answers), target_llm,
-                                        form.whole_number(max_new_tokens, "max_new_tokens"))
-        c = None
-        for c in answer_steps(backend, states):
-            pass
-    except LinguaError as exc:
-        raise gr.Error(str(exc)) from exc
+    chosen = form.backend_from(backend, model, base_url, api_key)
+    states = compare.compare_stream(original, compressed, chosen, form.gold_list(gold_answers), target_llm,
+                                    form.whole_number(max_new_tokens, "max_new_tokens"))
+    c = None
+    for c in answer_steps(backend, states):
+        pass
     return {**asdict(c), "saved_usd": c.saved_usd}

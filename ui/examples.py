@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InvalidRequest
-from .methods import REGISTRY
+from lingua_core.errors import InvalidRequest
+from lingua_core.methods import REGISTRY
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "examples"
 ORDER = ("gsm8k_cot", "nq_rag", "meeting", "structured_json")   # how the app lists them

@@ -3,7 +3,7 @@
 Each user has its own client and walks a fixed round of calls -- short compressions with three methods,
 /cost, /methods, /answers on the host's HTTP backend and, once a round, on the local model -- until the time
 is up. A call that raises is a failure (with its message kept); a call that waits in gradio's queue is fine.
-Used by ``tests/test_load.py`` (which asserts correctness and bounded memory, never timings) and by
+Used by ``tests/test_under_load.py`` (which asserts correctness and bounded memory, never timings) and by
 ``bench/load.py`` (which prints the figures).
 """
 

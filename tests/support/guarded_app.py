@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
 
-from app_server import app_process
-from fake_llm import FakeLLM
+from .app_server import app_process
+from .fake_llm import FakeLLM
 
 OFFLINE_HUB_SCORER = "HuggingFaceTB/SmolLM2-360M-Instruct"   # allowed, never downloaded: HF_HUB_OFFLINE=1
 BACKEND_TIMEOUT_S = 3

@@ -29,7 +29,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
-from loopback import LoopbackServer
+from .loopback import LoopbackServer
 
 ANSWER = "The answer is 7."
 MARKUP_ANSWER = "<script>alert('x')</script><img src=x onerror=alert(2)> &amp; &lt;b&gt; <b>bold</b>"

@@ -16,14 +16,14 @@ from pathlib import Path
 import gradio as gr
 
 import lingua_core
-from lingua_core import examples, export, form, pipeline, pricing, savings, views, viz
-from lingua_core.errors import LinguaError
+from lingua_core import export, pricing
 from lingua_core.methods import REGISTRY
-from lingua_core.option_fields import OptionField, describe, show
 from lingua_core.result import Result
 
-DEFAULT_METHOD = "llmlingua" if "llmlingua" in REGISTRY else next(iter(REGISTRY))
-DEFAULT_LLM = "gpt-4"
+from . import examples, form, pipeline, savings, views, viz
+from .api import api_safe
+from .form import DEFAULT_LLM, DEFAULT_METHOD
+from .option_fields import OptionField, describe, show
 
 
 # -- component factories ---------------------------------------------------------------------------------------
@@ -173,8 +173,10 @@ def form_from(ui: Inputs, v: dict) -> form.Form:
     """The form the widgets describe (``v``: widget -> value)."""
     chosen = v[ui.method]
     tokens = int(v[ui.target_tokens] or 0) if v[ui.budget_mode] == "tokens" else 0
-    return form.Form(v[ui.instruction], v[ui.context], v[ui.question], chosen, v[ui.scorer], float(v[ui.ratio]),
-                     tokens, v[ui.context_sep], v[ui.target_llm], method_options_from(ui, v, chosen))
+    return form.Form(instruction=v[ui.instruction], context=v[ui.context], question=v[ui.question], method=chosen,
+                     scorer=v[ui.scorer], ratio=float(v[ui.ratio]), target_tokens=tokens,
+                     context_sep=v[ui.context_sep], target_llm=v[ui.target_llm],
+                     options=method_options_from(ui, v, chosen))
 
 
 def method_options_from(ui: Inputs, v: dict, method: str) -> dict:
@@ -218,11 +220,9 @@ def shown_report(out: Outputs, report: pipeline.Report, v: dict, note: str = "")
 def then_heatmap(event, out: Outputs, gpu=lambda fn: fn):
     """Chain the heatmap step (one self-information pass over the shown report) after ``event`` succeeds."""
     @gpu
+    @api_safe
     def on_heatmap(report: pipeline.Report, colour_by: str, progress=gr.Progress()):
-        try:
-            pipeline.add_heatmap(report, lambda frac, msg: progress(frac, desc=msg))
-        except LinguaError as exc:
-            raise gr.Error(str(exc)) from exc
+        pipeline.add_heatmap(report, lambda frac, msg: progress(frac, desc=msg))
         return viz.token_heatmap(report.heat, colour_by), report.heat
 
     return event.success(on_heatmap, [out.report_state, out.colour_by], [out.heatmap, out.heat_state],
@@ -232,11 +232,9 @@ def then_heatmap(event, out: Outputs, gpu=lambda fn: fn):
 # -- this tab's events -----------------------------------------------------------------------------------------
 def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button, gpu=lambda fn: fn) -> None:
     @gpu
+    @api_safe
     def on_compress(v: dict, progress=gr.Progress()) -> dict:
-        try:
-            report = pipeline.run(form_from(ui, v), lambda frac, msg: progress(frac, desc=msg), with_heatmap=False)
-        except LinguaError as exc:
-            raise gr.Error(str(exc)) from exc
+        report = pipeline.run(form_from(ui, v), lambda frac, msg: progress(frac, desc=msg), with_heatmap=False)
         return shown_report(out, report, v)
 
     inputs = form_inputs(ui) | {out.colour_by, out.requests_per_day, out.output_tokens}
@@ -254,13 +252,11 @@ def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button, gpu=lambda fn: fn) -
     out.colour_by.change(lambda heat, by: viz.token_heatmap(heat, by) if heat is not None else None,
                          [out.heat_state, out.colour_by], out.heatmap, api_visibility="private")
 
+    @api_safe
     def on_cost(prompts, model: str, per_day: float, output: float) -> str:
         if not prompts:
             return ""
-        try:
-            return views.cost_html(savings.estimate_texts(prompts[0], prompts[1], model, int(per_day), int(output)))
-        except LinguaError as exc:
-            raise gr.Error(str(exc)) from exc
+        return views.cost_html(savings.estimate_texts(prompts[0], prompts[1], model, int(per_day), int(output)))
 
     gr.on([ui.target_llm.change, out.requests_per_day.release, out.output_tokens.release], on_cost,
           [out.prompts_state, ui.target_llm, out.requests_per_day, out.output_tokens], out.cost,

@@ -8,7 +8,7 @@ from lingua_core import Request, budget, compress
 from lingua_core.errors import InvalidRequest
 from lingua_core.methods import REGISTRY
 
-from helpers import assert_in_order, offline_options
+from support.helpers import assert_in_order, offline_options
 
 
 @pytest.mark.parametrize("kw", [dict(rate=0.5), dict(rate=0.33), dict(rate=0.25), dict(rate=0.15),

@@ -1,11 +1,11 @@
 """The app's calls: a filled-in form -> scorer -> compression, then the heatmap numbers, with progress reports.
 
-``compress.py`` is the core's entry point (a ``Request`` in, a ``Result`` out); this wraps it for an
+``lingua_core.compress`` is the core's entry point (a ``Request`` in, a ``Result`` out); this wraps it for an
 interactive front end: it checks the form (allow-listed scorer), says what it is doing at each step through
 ``progress(fraction, message)`` so a first, slow model load does not look frozen, and adds the heatmap's
 self-information pass as a second step (``add_heatmap``), so the app can show the compressed prompt
 before the heatmap is ready. ``warm_up`` loads the default scorer ahead of the first visitor. ``run_sweep`` and
-``run_batch`` do the same for the Explore and Batch tabs (``sweep.py`` and ``batch.py`` do the work).
+``run_batch`` do the same for the Explore and Batch tabs (``lingua_core.sweep`` and ``lingua_core.batch`` do the work).
 
 Model work here runs one call at a time (``_model_lock``): a fast tokenizer shared by two threads can fail
 ("Already borrowed"), and on a small CPU two passes at once are no faster than one after the other.
@@ -13,21 +13,22 @@ Model work here runs one call at a time (``_model_lock``): a fast tokenizer shar
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
-from . import heatmap, sweep
-from .batch import BatchSettings, compress_rows
-from .compress import compress
-from .errors import InvalidRequest
+from lingua_core import sweep
+from lingua_core.batch import BatchSettings, compress_rows
+from lingua_core.compress import compress
+from lingua_core.errors import InvalidRequest
+from lingua_core.loading import LoadedModel, load_model
+from lingua_core.methods import get_method
+from lingua_core.result import Request, Result, plain
+
+from . import heatmap
 from .form import (Form, backend_from, budget_of, check_fields, check_model_name, decode_escapes, default_scorer,
                    method_options, split_context, to_request)
-from .loading import LoadedModel, load_model
-from .methods import get_method
-from .result import Request, Result
 
 Progress = Callable[[float, str], None]
 _model_lock = threading.Lock()
@@ -164,7 +165,7 @@ def run_batch(form: Form, rows: list[dict], progress: Progress = _quiet) -> list
 
 def warm_up(name: str | None = None) -> float:
     """Load the scorer and run it once on a few tokens, so the first real request is fast; returns seconds."""
-    from . import scoring
+    from lingua_core import scoring
 
     started = time.perf_counter()
     with _model_lock:
@@ -187,38 +188,19 @@ def model_steps(steps):
         yield step
 
 
-def json_row(row: dict) -> dict:
-    """``row`` with its non-finite floats as None (JSON has no nan or inf).
-
-    >>> json_row({"ratio": float("inf"), "seconds": 0.5, "method": "random"})
-    {'ratio': None, 'seconds': 0.5, 'method': 'random'}
-    """
-    return {k: (None if isinstance(x, float) and not math.isfinite(x) else x) for k, x in row.items()}
-
-
-def _num(x: float) -> float | None:
-    """JSON has no nan or inf: they become None."""
-    return float(x) if math.isfinite(x) else None
-
-
 def as_dict(report: Report, with_tokens: bool = False) -> dict:
-    """A report as plain JSON-ready data (what the app's /compress endpoint returns)."""
+    """A report as plain JSON-ready data (what the app's /compress endpoint returns): ``Result.as_dict`` plus
+    where the scorer ran and how long each step took, the contexts' ranking, and with ``with_tokens`` the
+    heatmap's numbers for every scorer token (its self-information in bits and the method's own score)."""
     if with_tokens and report.heat is None:
         add_heatmap(report)
-    r = report.result
-    out = {
-        "compressed_prompt": r.compressed, "origin_tokens": r.origin_tokens,
-        "compressed_tokens": r.compressed_tokens, "requested_tokens": r.requested_tokens,
-        "ratio": _num(r.ratio), "rate": _num(r.rate), "target_met": r.target_met, "message": r.message,
-        "seconds": r.seconds, "heatmap_seconds": report.heat_seconds, "load_seconds": report.load_seconds,
-        "method": r.method, "score_name": r.score_name, "target_model": r.target_model,
-        "scorer": report.scorer, "scorer_source": report.scorer_source, "device": report.device,
-        "stages": [asdict(s) for s in r.stages],
-        "contexts": [{"index": p.index, "kept": p.kept, "rank": p.rank, "rank_score": _num(p.rank_score)}
-                     for p in r.pieces if p.role == "context"],
-    }
+    out = report.result.as_dict()
+    out.update(heatmap_seconds=report.heat_seconds, load_seconds=report.load_seconds, scorer=report.scorer,
+               scorer_source=report.scorer_source, device=report.device,
+               contexts=[{k: p[k] for k in ("index", "kept", "rank", "rank_score")}
+                         for p in out["pieces"] if p["role"] == "context"])
     if with_tokens:
         h = report.heat
-        out["tokens"] = [{"text": t, "self_information_bits": _num(s), "method_score": _num(m), "kept": bool(k)}
+        out["tokens"] = [{"text": t, "self_information_bits": plain(s), "method_score": plain(m), "kept": bool(k)}
                          for t, s, m, k in zip(h.text, h.self_info, h.method_score, h.kept)]
     return out

@@ -12,10 +12,10 @@ import threading
 
 import pytest
 
-from fake_llm import FakeLLM
-from load_driver import run_load
+from support.fake_llm import FakeLLM
+from support.load_driver import run_load
 
-import downstream_tab
+from ui import downstream_tab
 
 USERS, SECONDS = 8, 60
 RSS_BOUND_MIB = 4096       # generous: the app with the bundled scorer sits well under 2 GiB

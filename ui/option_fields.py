@@ -24,7 +24,7 @@ import typing
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-from .errors import InvalidRequest
+from lingua_core.errors import InvalidRequest
 
 _COMMENT = re.compile(r"^\s*(\w+)\s*:[^#\n]*#\s*(.+?)\s*$")
 

@@ -16,11 +16,14 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-import compress_tab
-from compress_tab import Inputs
-from lingua_core import batch, form, pipeline, views
-from lingua_core.errors import InvalidRequest, LinguaError
+from lingua_core import batch
+from lingua_core.errors import InvalidRequest
 from lingua_core.methods import REGISTRY
+from lingua_core.result import plain
+
+from . import compress_tab, form, pipeline, views
+from .api import api_safe
+from .compress_tab import Inputs
 
 EXPLAIN = ("Compress a whole file of prompts with the **Compress** tab's setting (method, ratio or token budget, "
            "scorer, target LLM and method options). Upload a `.jsonl` file (one JSON object a line) or a `.csv` "
@@ -74,18 +77,17 @@ def wire(c: dict, ui: Inputs, gpu=lambda fn: fn) -> None:
                     api_visibility="private")
 
     @gpu
+    @api_safe
     def on_batch(v: dict, progress=gr.Progress()) -> dict:
         if not v[c["file"]]:
             raise gr.Error("Upload a .jsonl or .csv file of prompts first (column 'prompt').")
+        f = compress_tab.form_from(ui, v)
         try:
-            f = compress_tab.form_from(ui, v)
             rows = batch.read_rows(v[c["file"]])
-            out = pipeline.run_batch(f, rows, lambda frac, msg: progress(frac, desc=msg))
-        except LinguaError as exc:
-            raise gr.Error(str(exc)) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise gr.Error(f"Could not read the file ({exc.__class__.__name__}): save it as UTF-8 "
                            "JSONL or CSV and upload it again.") from exc
+        out = pipeline.run_batch(f, rows, lambda frac, msg: progress(frac, desc=msg))
         jsonl, csv = write_downloads(out)
         table = pd.DataFrame(views.batch_table_rows(out, PREVIEW_ROWS), columns=views.BATCH_HEADERS)
         return {c["summary"]: views.batch_summary_md(out, f.target_llm), c["table"]: table,
@@ -96,17 +98,16 @@ def wire(c: dict, ui: Inputs, gpu=lambda fn: fn) -> None:
                    api_visibility="private", concurrency_id="model", show_progress_on=[c["table"]])
 
 
-def batch_api(rows: list, method: str = compress_tab.DEFAULT_METHOD, scorer: str = "", ratio: float = 4.0,
-              target_tokens: int = 0, context_sep: str = "\\n\\n", target_llm: str = compress_tab.DEFAULT_LLM,
+@api_safe
+def batch_api(rows: list, method: str = form.DEFAULT_METHOD, scorer: str = "", ratio: float = 4.0,
+              target_tokens: int = 0, context_sep: str = "\\n\\n", target_llm: str = form.DEFAULT_LLM,
               options: dict | None = None) -> list:
     """Compress every row (a dict with ``prompt``; optional ``instruction``, ``question``, ``answers``) with one
     setting; each output row adds batch.OUT_FIELDS (``error`` says why a row failed). At most
     pipeline.MAX_BATCH_ROWS rows a call."""
-    f = form.Form("", "", "", method, scorer, ratio, target_tokens, context_sep, target_llm, options)
-    try:
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise InvalidRequest("rows must be a list of objects, each with a 'prompt' text.")
-        out = pipeline.run_batch(f, [dict(r) for r in rows])
-    except LinguaError as exc:
-        raise gr.Error(str(exc)) from exc
-    return [pipeline.json_row(row) for row in out]
+    f = form.Form(method=method, scorer=scorer, ratio=ratio, target_tokens=target_tokens, context_sep=context_sep,
+                  target_llm=target_llm, options=options)
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise InvalidRequest("rows must be a list of objects, each with a 'prompt' text.")
+    out = pipeline.run_batch(f, [dict(r) for r in rows])
+    return [plain(row) for row in out]

@@ -1,7 +1,7 @@
 """What compression saves in dollars: per request and per month, original vs compressed prompt.
 
-Prices come from ``pricing.py`` (the maintained ``genai-prices`` table, never typed in here) and token
-counts from ``tokens.py`` in the chosen LLM's own tokenizer, so picking another LLM recounts the prompts
+Prices come from ``lingua_core.pricing`` (the maintained ``genai-prices`` table, never typed in here) and token
+counts from ``lingua_core.tokens`` in the chosen LLM's own tokenizer, so picking another LLM recounts the prompts
 without compressing again. Plain numbers only; the app formats them.
 
 >>> e = estimate(1000, 250, "gpt-4o", requests_per_day=100, output_tokens=0)
@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import pricing
-from .errors import InvalidRequest
-from .tokens import count_tokens
+from lingua_core import pricing
+from lingua_core.errors import InvalidRequest
+from lingua_core.tokens import count_tokens
 
 DAYS_PER_MONTH = 30
 

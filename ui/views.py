@@ -12,7 +12,7 @@ import html
 import math
 from importlib import metadata
 
-from .result import Result
+from lingua_core.result import Result
 from .savings import Estimate
 
 
@@ -90,8 +90,10 @@ def diff_html(result: Result) -> str:
     """The original prompt with dropped text struck through in place and dropped contexts boxed.
 
     >>> from lingua_core.result import Piece, Token
-    >>> r = Result("a <b>", "a", [Token("a", 0, 1, 1.0, True, 0), Token(" <b>", 1, 5, 0.0, False, 0)],
-    ...            [Piece("context", 0, 0, 5)], "m", "s", "", "", "gpt-4", 3, 1, 1, True, 0.0)
+    >>> r = Result(original="a <b>", compressed="a", pieces=[Piece("context", 0, 0, 5)],
+    ...            tokens=[Token("a", 0, 1, 1.0, True, 0), Token(" <b>", 1, 5, 0.0, False, 0)], method="m",
+    ...            score_name="s", scorer="", scorer_source="", target_model="gpt-4", origin_tokens=3,
+    ...            compressed_tokens=1, requested_tokens=1, target_met=True, seconds=0.0)
     >>> diff_html(r).split('<div class="lc-diff">')[1]
     'a<del> &lt;b&gt;</del></div>'
     """

@@ -15,7 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from loopback import LoopbackServer
+from .loopback import LoopbackServer
 
 
 class Gate(LoopbackServer):
