@@ -271,7 +271,7 @@ def mode_md(s=None) -> str:
     >>> mode_md(Settings(public_host=True, allow_custom_backend=False))
     "**public-host mode**: Downstream answers go only to this host's backend"
     """
-    from .config import settings
+    from lingua_core.config import settings
 
     s = s or settings()
     mode = "**public-host mode**" if s.public_host else "**local mode**"
