@@ -40,7 +40,8 @@ def check(opt) -> None:
 
 
 def sentences(work: Work, pieces: list[int]) -> tuple[list[tuple[int, int]], list[int]]:
-    """Sentence spans (in the original prompt) of the given context pieces, and the piece of each."""
+    """Sentence spans (in the original prompt) of the given context pieces, and the piece of each; the pieces
+    must be in prompt order (``token_sentence`` searches the spans)."""
     chunker = phrases.get_chunker("auto")
     spans, owner = [], []
     for k in pieces:
@@ -95,7 +96,7 @@ def filter_sentences(work: Work, opt, pieces: list[int], room: int,
     if not opt.use_sentence_level or not pieces:
         return None
     check(opt)
-    spans, owner = sentences(work, pieces)
+    spans, owner = sentences(work, sorted(pieces))      # in prompt order, whatever order the method renders
     of = token_sentence(work, spans, owner)
     limit = opt.token_budget_ratio * room
     kept = np.zeros(len(spans), dtype=bool)
