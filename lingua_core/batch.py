@@ -3,17 +3,17 @@
 ``compress_row`` is a plain function from one row (a dict) to one output row, so any engine that maps a
 function over rows can run it; ``compress_rows`` is the in-process loop (with progress) the app and the CLI
 (``python -m lingua_core batch IN OUT``) use. For a corpus too large for one machine, hand the same function
-to an existing engine instead of a job system of our own, e.g. Hugging Face ``datasets``::
+to an existing engine instead of a job system of our own: Ray Data (``ray_engine.py``, ``--engine ray`` on the
+CLI, for many CPUs or a cluster), or Hugging Face ``datasets`` (tested in ``tests/test_engines.py``)::
 
     from datasets import load_dataset
     from lingua_core.batch import BatchSettings, compress_row
     ds = load_dataset("json", data_files="prompts.jsonl", split="train")
-    out = ds.map(compress_row, fn_kwargs={"settings": BatchSettings(rate=0.25)}, num_proc=4)
+    out = ds.map(compress_row, fn_kwargs={"settings": BatchSettings(rate=0.25)})
     out.to_json("compressed.jsonl")
 
-(each worker loads the scorer once: ``lm=None`` means the configured scorer, cached per process), or Ray
-Data's ``ray.data.read_json(...).map(compress_row, fn_kwargs=...)``. Its sibling ``sweep.py`` runs many
-settings over one prompt instead.
+(``lm=None`` means the configured scorer, loaded once and cached in the process). Its sibling ``sweep.py``
+runs many settings over one prompt instead.
 
 Input columns: ``prompt`` (required), optional ``instruction``, ``question`` and ``answers`` (gold answers:
 a list in JSONL; in CSV a JSON list such as ``["Paris", "Paris, France"]`` or a single answer). Other
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +74,8 @@ def parse_answers(value) -> list[str]:
     return [str(value)]
 
 
-def _check_row(row: dict, where: str) -> dict:
-    if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+def _check_row(row: Mapping, where: str) -> Mapping:
+    if not isinstance(row, Mapping) or not isinstance(row.get("prompt"), str):
         raise InvalidRequest(f"{where}: every row needs a text column 'prompt' "
                              "(optional: instruction, question, answers).")
     return row
@@ -138,12 +138,14 @@ def _answer_fields(row: dict, compressed: str, settings: BatchSettings, answer: 
 
 def compress_row(row: dict, settings: BatchSettings | None = None, lm: LoadedModel | None = None,
                  answer: Callable[[str], str] | None = None) -> dict:
-    """Compress one row; returns the row with ``OUT_FIELDS`` (and ``LLM_FIELDS`` with ``answer``) added.
+    """Compress one row (any mapping); returns the row as a dict with ``OUT_FIELDS`` (and ``LLM_FIELDS`` with
+    ``answer``) added.
 
     A row the library refuses (too long, a bad option) gets its reason in ``error`` instead of raising, so
     one bad row does not stop a batch; every output row has the same keys.
     """
     settings = settings or BatchSettings()
+    row = dict(row) if isinstance(row, Mapping) else row       # datasets.map passes a lazy mapping, not a dict
     out = dict(row, **dict.fromkeys(OUT_FIELDS), **(dict.fromkeys(LLM_FIELDS) if answer else {}))
     try:
         _check_row(row, "row")
@@ -161,14 +163,19 @@ def compress_row(row: dict, settings: BatchSettings | None = None, lm: LoadedMod
     return out
 
 
+def check_settings(settings: BatchSettings) -> None:
+    """Refuse settings that cannot work (unknown method or option, unpriced model) before the first row."""
+    get_method(settings.method).options(settings.options)
+    pricing.price_of(settings.price_model or settings.target_model)
+
+
 def compress_rows(rows: Iterable[dict], settings: BatchSettings | None = None, lm: LoadedModel | None = None,
                   answer: Callable[[str], str] | None = None,
                   progress: Callable[[int, int | None], None] | None = None) -> Iterator[dict]:
     """``compress_row`` over ``rows``, yielding each output as it is done; ``progress(done, total)`` after each
     (total is None when ``rows`` has no length). Settings that cannot work fail before the first row."""
     settings = settings or BatchSettings()
-    get_method(settings.method).options(settings.options)       # unknown method / option
-    pricing.price_of(settings.price_model or settings.target_model)  # unpriced model
+    check_settings(settings)
     lm = lm or load_model()
     total = len(rows) if hasattr(rows, "__len__") else None
     for done, row in enumerate(rows, start=1):

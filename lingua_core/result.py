@@ -49,6 +49,10 @@ class Request:
     context_sep: str = "\n\n"          # joins contexts in the original and compressed prompt
     method: str = "llmlingua"          # registry name (see methods.REGISTRY)
     options: Any = None                # the method's Options dataclass, or a dict of its fields, or None
+    concate_question: bool = True      # False: the question guides the method but is left out of the returned
+    #                                    prompt (llmlingua's concate_question); the budget counts what is returned
+    force_strings: tuple[str, ...] = ()  # literal strings kept wherever they occur in a kept context (e.g. the
+    #                                      facade's blank lines for keep_split, LangChain's <#ref0#> tags)
 
 
 @dataclass

@@ -7,7 +7,8 @@ tokenizer (a binary search over how many to keep), and ``Work.result`` to build 
 The original prompt is ``"\\n\\n".join([instruction, context_sep.join(contexts), question])`` without the
 empty parts, as ``llmlingua`` builds it. Every kept token is a span of it, so the compressed prompt is an
 in-order subsequence of the original plus separators -- unless a method moves whole contexts (``set_order``,
-LongLLMLingua's reordering), when each context's tokens still keep their order.
+LongLLMLingua's reordering), when each context's tokens still keep their order. With
+``Request.concate_question=False`` the question is laid out (methods read it) but not rendered.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 
 import numpy as np
 
-from . import budget, scoring
+from . import budget, scoring, spans
 from .loading import LoadedModel
 from .result import Piece, Request, Result, Stage, Token
 from .tokens import count_tokens
@@ -120,6 +121,7 @@ class Work:
         roles = np.asarray([p.role for p in self.pieces] or ["context"])
         self.fixed = roles[self.piece_of] != "context" if len(ids) else np.zeros(0, bool)
         self.keep = self.fixed.copy()
+        self.forced = self._forced_mask(request.force_strings)   # always kept by ``fit`` (when their context is)
         self.order: list[int] = self.context_pieces()   # contexts in render order (see ``set_order``)
         self.stages: list[Stage] = []
         self.origin_tokens = count_tokens(self.original, request.target_model)
@@ -142,6 +144,15 @@ class Work:
         """Target tokens of what stays verbatim (instruction, question, their separators)."""
         return self.count(self.render(self.fixed))
 
+    def _forced_mask(self, strings) -> np.ndarray:
+        """Context tokens overlapping an occurrence of one of ``strings`` (``Request.force_strings``)."""
+        mask = np.zeros(len(self.ids), dtype=bool)
+        for k in self.context_pieces() if strings else ():
+            p = self.pieces[k]
+            for s, e, _ in spans.find_forced(self.original, strings, p.start, p.end):
+                mask |= (self.starts < e) & (self.ends > s)
+        return mask
+
     # -- rendering ----------------------------------------------------------------------------------------
     def set_order(self, order: list[int]) -> None:
         """Render the contexts in ``order`` (piece indices, a permutation of ``context_pieces()``).
@@ -160,7 +171,8 @@ class Work:
         for k in render_sequence(self.pieces, self.order):
             p = self.pieces[k]
             if p.role != "context":
-                parts.append((p.role, self.original[p.start:p.end]))
+                if p.role != "question" or self.request.concate_question:
+                    parts.append((p.role, self.original[p.start:p.end]))
                 continue
             if not p.kept:
                 continue
@@ -200,10 +212,13 @@ class Work:
     def fit(self, score: np.ndarray, eligible: np.ndarray, target: int | None = None) -> int:
         """Keep the best-``score``d ``eligible`` units so the prompt is as close to ``target`` as possible.
 
-        Tokens outside ``eligible`` keep their current flag. Returns the achieved target-token count.
+        Tokens outside ``eligible`` keep their current flag; forced ``eligible`` tokens (``Request.force_strings``)
+        are always kept. Returns the achieved target-token count.
         """
         target = self.target if target is None else target
-        base = self.keep & ~eligible
+        forced = self.forced & eligible
+        base = (self.keep & ~eligible) | forced
+        eligible = eligible & ~forced
         units = np.unique(self.unit_of[eligible])
         best = np.full(self.unit_of[-1] + 1 if len(self.unit_of) else 0, -np.inf)
         np.fmax.at(best, self.unit_of[eligible], np.nan_to_num(score[eligible], nan=-np.inf))
@@ -234,6 +249,8 @@ class Work:
         keep = self._whole_units(self.keep)
         compressed = self.render(keep)
         got = self.count(compressed)
+        if not self.request.concate_question:          # the question guided the method but is not returned
+            keep = keep & ~np.isin(self.piece_of, [k for k, p in enumerate(self.pieces) if p.role == "question"])
         tokens = [Token(self.original[s:e], s, e, float(self.score[i] * score_scale), bool(keep[i]),
                         int(self.piece_of[i])) for i, (s, e) in enumerate(self.spans)]
         met = budget.within(got, self.target, self.origin_tokens)

@@ -38,10 +38,12 @@ def test_string_context_and_rate(pc, gsm8k):
 
 
 def test_unimplemented_parameter_raises(pc):
-    with pytest.raises(UnsupportedOption, match="keep_first_sentence"):
-        pc.compress_prompt(["Some text. More text."], rate=0.5, keep_first_sentence=2)
-    with pytest.raises(UnsupportedOption, match="rank_method"):
-        pc.compress_prompt(["Some text."], rate=0.5, rank_method="bm25")
+    with pytest.raises(UnsupportedOption, match="force_context_number"):       # keep_first_sentence is implemented now
+        pc.compress_prompt(["Some text. More text."], rate=0.5, force_context_number=2)
+    with pytest.raises(UnsupportedOption, match="rank_method"):                  # bm25 is implemented now
+        pc.compress_prompt(["Some text."], rate=0.5, rank_method="cohere")
+    with pytest.raises(UnsupportedOption, match="iterative_size"):              # LongLLMLingua has no windows
+        pc.compress_prompt(["Some text."], question="Q?", rate=0.5, rank_method="longllmlingua", iterative_size=100)
 
 
 def test_default_valued_parameters_are_accepted(pc):

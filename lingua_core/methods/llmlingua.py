@@ -27,6 +27,7 @@ import numpy as np
 from .. import scoring
 from ..result import Stage
 from ..selection import Work
+from . import sentence_filter
 from .base import Method, register
 
 
@@ -37,6 +38,13 @@ class Options:
     use_context_level: bool = True       # coarse stage: drop whole contexts ranked by perplexity
     use_token_level: bool = True         # fine stage: drop single tokens
     force_context_ids: tuple[int, ...] = ()  # contexts (0-based) the coarse stage always keeps
+    add_instruction: bool = True         # the scoring pass reads the instruction first (llmlingua: False)
+    use_sentence_level: bool = False     # sentence stage between contexts and tokens (methods/sentence_filter.py)
+    keep_first_sentence: int = 0         # sentence stage: each context's first N sentences get the bonus
+    keep_last_sentence: int = 0          # sentence stage: each context's last N sentences get the bonus
+    keep_sentence_number: int = 0        # sentence stage: each context's N best sentences get the bonus
+    high_priority_bonus: float = 100.0   # sentence stage: added to a priority sentence's score (nats)
+    token_budget_ratio: float = 1.4      # sentence stage: keeps sentences up to this x the contexts' budget
 
 
 def context_tokens(work: Work, piece: int) -> int:
@@ -184,10 +192,16 @@ class LLMLingua(Method):
         # Provisional keep share per window: the final prompt's density, so the cache holds about as much text
         # as the compressed prompt will (and long prompts stay cheap to read).
         share = room / max(ctx_tokens, 1) if opt.use_token_level else 1.0
-        scored = iterative_scores(work, self.prefix_ids(work), share, opt.iterative_size)
+        scored = iterative_scores(work, self.prefix_ids(work, opt.add_instruction), share, opt.iterative_size)
         if use_coarse:
             coarse(work, opt, avail)
-        kept_ctx = np.isin(work.piece_of, [k for k in ctx if work.pieces[k].kept])
+        kept_pieces = [k for k in ctx if work.pieces[k].kept]
+        kept_ctx = np.isin(work.piece_of, kept_pieces)
+        in_sentences = sentence_filter.filter_sentences(
+            work, opt, kept_pieces, room, lambda spans, of: sentence_filter.mean_per_sentence(work.score, of, len(spans)),
+            "by their tokens' mean surprise (highest first)")
+        if in_sentences is not None:
+            kept_ctx &= in_sentences
         if not opt.use_token_level:
             work.keep |= kept_ctx
             return
@@ -202,8 +216,8 @@ class LLMLingua(Method):
         with _PASSES_LOCK:
             _PASSES.clear()
 
-    def prefix_ids(self, work: Work) -> list[int]:
-        """What the fine stage is conditioned on before the contexts: the instruction."""
-        if not work.request.instruction:
+    def prefix_ids(self, work: Work, with_instruction: bool = True) -> list[int]:
+        """What the fine stage is conditioned on before the contexts: the instruction (unless told not to)."""
+        if not work.request.instruction or not with_instruction:
             return []
         return scoring.tokenize(work.lm, work.request.instruction + "\n\n").ids

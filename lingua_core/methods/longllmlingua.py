@@ -8,8 +8,12 @@ and tokens matter for *this question*?". Every step uses the question:
    document (``condition_in_question="after"``; ``"before"``: the document's NLL with the question before it;
    ``"none"``: the document's own perplexity, as LLMLingua ranks). Documents are packed side by side in one
    batched pass (``scoring.score_many``), which also yields every document token's NLL without the question.
+   With ``rank_method`` "bm25", "sentbert" or "gzip" a retriever (``ranking.py``) ranks them instead, and the
+   scorer then reads only the documents the coarse stage kept.
 2. Coarse: the best-ranked documents are kept until the budget plus ``context_budget`` is used up
    (0 here, +100 in llmlingua: on the NQ benchmark the extra documents cost the best one its answer words).
+   With ``use_sentence_level``, the kept documents' sentences are ranked the same way and the best kept
+   (``sentence_filter.py``); the token stage then chooses inside those.
 3. Reorder: kept documents are rendered best first (``"sort"``), in their original order, or best at both
    ends (``"two_stage"``); tokens inside a document never move.
 4. Dynamic ratio: the kept documents get keep rates ``tau + delta``, ``delta`` falling linearly from
@@ -37,10 +41,11 @@ from typing import Literal
 
 import numpy as np
 
-from .. import scoring
+from .. import ranking, scoring
 from ..errors import InvalidRequest
 from ..result import Stage
 from ..selection import PART_SEP, Work, rate_priority
+from . import sentence_filter
 from .base import Method, register
 from .llmlingua import choose_contexts, context_tokens
 
@@ -50,6 +55,7 @@ MIN_RATE = 0.02     # a document's keep rate never reaches 0, so its tokens stil
 
 Condition = Literal["after", "before", "none", "after_condition", "before_condition", "none_condition"]
 Order = Literal["sort", "original", "two_stage"]
+Ranker = Literal["longllmlingua", "bm25", "sentbert", "gzip"]
 
 
 @dataclass
@@ -63,6 +69,14 @@ class Options:
     use_context_level: bool = True           # coarse stage: drop whole documents by rank
     use_token_level: bool = True             # fine stage: drop single tokens
     force_context_ids: tuple[int, ...] = ()  # documents (0-based) always kept by the coarse stage
+    rank_method: Ranker = "longllmlingua"    # documents ranked by the scorer, or by BM25 / MiniLM / gzip (ranking.py)
+    add_instruction: bool = False            # question-conditioned token scores read the instruction too
+    use_sentence_level: bool = False         # sentence stage between documents and tokens (sentence_filter.py)
+    keep_first_sentence: int = 0             # sentence stage: each document's first N sentences get the bonus
+    keep_last_sentence: int = 0              # sentence stage: each document's last N sentences get the bonus
+    keep_sentence_number: int = 0            # sentence stage: each document's N best sentences get the bonus
+    high_priority_bonus: float = 100.0       # sentence stage: added to a priority sentence's score
+    token_budget_ratio: float = 1.4          # sentence stage: keeps sentences up to this x the documents' budget
 
 
 # -- the scoring passes, cached per document -----------------------------------------------------------------
@@ -109,11 +123,19 @@ def cached_pass(work: Work, compute, docs: list[int], q_ids: list[int]) -> dict:
 
 
 class Passes:
-    """The per-document NLLs of one run, each computed at most once and only for the docs asked for."""
+    """The per-document NLLs of one run, each computed at most once and only for the docs asked for.
 
-    def __init__(self, work: Work):
+    Token scores conditioned on the question read ``question`` (with ``add_instruction``: ``question + "\n\n"
+    + instruction``, llmlingua's prefix) before each document; ranking "before" reads the question alone.
+    """
+
+    def __init__(self, work: Work, add_instruction: bool = False):
         self.work = work
         self.q_ids = scoring.tokenize(work.lm, work.request.question).ids
+        prefix = work.request.question
+        if add_instruction and work.request.instruction:
+            prefix += PART_SEP + work.request.instruction
+        self.cond_ids = scoring.tokenize(work.lm, prefix).ids
         self.alone: dict = {}                 # piece -> its tokens' NLLs without the question
 
     def question_after(self, docs: list[int]) -> dict:
@@ -130,6 +152,18 @@ class Passes:
 
     def need_given_q(self, docs: list[int]) -> dict:
         return cached_pass(self.work, doc_given_question, docs, self.q_ids)
+
+    def need_conditioned(self, docs: list[int]) -> dict:
+        """Each doc's token NLLs after the conditioning prefix (the fine stage's "with the question")."""
+        return cached_pass(self.work, doc_given_question, docs, self.cond_ids)
+
+    def question_after_texts(self, texts: list[str]) -> np.ndarray:
+        """Mean NLL of the question (plus llmlingua's suffix) after each text: one packed pass, not cached."""
+        rank_ids = scoring.tokenize(self.work.lm, self.work.request.question + RANK_SUFFIX).ids
+        sep = scoring.tokenize(self.work.lm, PART_SEP).ids
+        seqs = [scoring.tokenize(self.work.lm, t).ids + sep + rank_ids for t in texts]
+        return np.asarray([float(np.mean(nll[len(nll) - len(rank_ids):]))
+                           for nll in scoring.score_many(self.work.lm, seqs)])
 
 
 # -- ranking: each returns {piece: (sort key, lower = better; perplexity shown)} ----------------------------
@@ -150,6 +184,16 @@ def rank_none(passes: Passes, docs: list[int]) -> dict:
 def mean_nll(values: np.ndarray) -> float:
     """Mean NLL in nats; infinite for an empty document (ranked last)."""
     return float(np.mean(values)) if len(values) else math.inf
+
+
+def rank_retriever(method: str):
+    """A ranker by ``ranking.relevance`` (BM25, MiniLM, gzip) instead of the scorer: higher relevance first."""
+    def ranker(passes: Passes, docs: list[int]) -> dict:
+        work = passes.work
+        texts = [work.original[work.pieces[k].start:work.pieces[k].end] for k in docs]
+        rel = ranking.relevance(method, texts, work.request.question, work.lm.device)
+        return {k: (-float(r), float(r)) for k, r in zip(docs, rel)}
+    return ranker
 
 
 RANKERS = {"after": rank_after, "before": rank_before, "none": rank_none}
@@ -200,6 +244,9 @@ def check(opt: Options) -> None:
         raise InvalidRequest(f"reorder_context={opt.reorder_context!r}: use one of {', '.join(ORDERS)}.")
     if not 0 <= opt.dynamic_context_compression_ratio <= 1:
         raise InvalidRequest("dynamic_context_compression_ratio must be between 0 and 1 (e.g. 0.3).")
+    if opt.rank_method != "longllmlingua" and opt.rank_method not in ranking.RANKERS:
+        raise InvalidRequest(f"rank_method={opt.rank_method!r}: use longllmlingua or one of "
+                             f"{', '.join(ranking.RANKERS)}.")
 
 
 SCORE_NAMES = {
@@ -235,41 +282,82 @@ class LongLLMLingua(Method):
 
     def run(self, work: Work, opt: Options) -> None:
         check(opt)
-        mode, conditioned = parse_condition(opt.condition_in_question)
-        kind, note = score_kind(opt, conditioned), RANK_NOTES[mode]
-        if not work.request.question.strip():                       # nothing to be aware of: rank as LLMLingua
-            mode, kind, note = "none", "plain", RANK_NOTES["none"] + " (no question was given)"
-        passes = Passes(work)
+        mode, kind, ranker, note = plan(work, opt)
+        passes = Passes(work, opt.add_instruction)
         ctx = work.context_pieces()
-        ranked = rank(work, RANKERS[mode](passes, ctx))
+        ranked = rank(work, ranker(passes, ctx))
         room = max(work.target - work.fixed_tokens(), 0)            # target tokens left for the documents
         kept = coarse(work, opt, ranked, room, note)
         work.set_order(ORDERS[opt.reorder_context](kept) + [k for k in ctx if k not in kept])
         eligible = np.isin(work.piece_of, kept)
         if not kept:                              # no room left beside instruction and question
             return
+        in_sentences = sentence_filter.filter_sentences(work, opt, kept, room, sentence_scorer(passes, opt, mode, kept),
+                                                        note)
+        if in_sentences is not None:
+            eligible &= in_sentences
         if not opt.use_token_level:
             work.keep |= eligible
             return
         self.score_name = SCORE_NAMES[kind]                          # this run's meaning of Token.score
-        alone = passes.need_alone(kept) if kind != "conditioned" else {}
-        given = passes.need_given_q(kept) if kind != "plain" else {}
-        tau = room / max(sum(context_tokens(work, k) for k in kept), 1)
-        rates = dynamic_rates(len(kept), tau, opt.dynamic_context_compression_ratio)
-        priority = np.full(len(work.ids), -np.inf)
-        for k, doc_rate in zip(kept, rates):
-            idx = work.token_range(k)
-            work.score[idx] = token_scores(kind, alone.get(k), given.get(k))
-            priority[idx] = rate_priority(work.score[idx], doc_rate)
-        work.fit(priority, eligible)
-        work.stages.append(Stage("fine: tokens", "tokens", int(eligible.sum()), int((work.keep & eligible).sum()),
-                                 f"documents keep rates {rates[0]:.2f} (best) to {rates[-1]:.2f} (worst) of "
-                                 f"their tokens, ranked inside each by {SCORE_NAMES[kind]}"))
+        fine_stage(work, opt, passes, kind, kept, eligible, room)
 
     @classmethod
     def clear_cache(cls) -> None:
         with _CACHE_LOCK:
             _CACHE.clear()
+
+
+def plan(work: Work, opt: Options) -> tuple[str, str, object, str]:
+    """(ranking mode, token score kind, ranker, the coarse stage's note) for this run's options."""
+    mode, conditioned = parse_condition(opt.condition_in_question)
+    kind = score_kind(opt, conditioned)
+    if not work.request.question.strip():                       # nothing to be aware of: rank as LLMLingua
+        return "none", "plain", RANKERS["none"], RANK_NOTES["none"] + " (no question was given)"
+    if opt.rank_method != "longllmlingua":
+        return mode, kind, rank_retriever(opt.rank_method), ranking.NOTES[opt.rank_method]
+    return mode, kind, RANKERS[mode], RANK_NOTES[mode]
+
+
+def sentence_scorer(passes: Passes, opt: Options, mode: str, kept: list[int]):
+    """The sentence stage's score (higher = keep), ranked the way the documents were."""
+    work = passes.work
+    question = work.request.question.strip()
+
+    def score(spans: list[tuple[int, int]], of: np.ndarray) -> np.ndarray:
+        texts = [work.original[s:e] for s, e in spans]
+        if question and opt.rank_method != "longllmlingua":
+            return ranking.relevance(opt.rank_method, texts, work.request.question, work.lm.device)
+        if question and mode == "after":
+            return -passes.question_after_texts(texts)
+        before = bool(question) and mode == "before"
+        nll = passes.need_given_q(kept) if before else passes.need_alone(kept)
+        values = np.full(len(work.ids), np.nan)
+        for k in kept:
+            values[work.token_range(k)] = nll[k]
+        mean = sentence_filter.mean_per_sentence(values, of, len(spans))
+        return -mean if before else mean
+    return score
+
+
+def fine_stage(work: Work, opt: Options, passes: Passes, kind: str, kept: list[int], eligible: np.ndarray,
+               room: int) -> None:
+    """Token scores of the kept documents, per-document dynamic rates, and the fit to the budget."""
+    alone = passes.need_alone(kept) if kind != "conditioned" else {}
+    given = passes.need_conditioned(kept) if kind != "plain" else {}
+    size = sum(context_tokens(work, k) * float(np.mean(eligible[work.token_range(k)]))
+               for k in kept if len(work.token_range(k)))
+    rates = dynamic_rates(len(kept), room / max(size, 1), opt.dynamic_context_compression_ratio)
+    priority = np.full(len(work.ids), -np.inf)
+    for k, doc_rate in zip(kept, rates):
+        idx = work.token_range(k)
+        work.score[idx] = token_scores(kind, alone.get(k), given.get(k))
+        mine = idx[eligible[idx]]
+        priority[mine] = rate_priority(work.score[mine], doc_rate)
+    work.fit(priority, eligible)
+    work.stages.append(Stage("fine: tokens", "tokens", int(eligible.sum()), int((work.keep & eligible).sum()),
+                             f"documents keep rates {rates[0]:.2f} (best) to {rates[-1]:.2f} (worst) of "
+                             f"their tokens, ranked inside each by {SCORE_NAMES[kind]}"))
 
 
 def rank(work: Work, scores: dict) -> list[int]:

@@ -12,7 +12,16 @@ about its own rate of its most surprising tokens (``selection.rate_priority``), 
 total in the target LLM's tokens. Untagged segments share what the budget leaves: with ``rate`` they keep the
 share of context tokens that ``rate`` of the whole prompt leaves after instruction and question (so a prompt
 without tags is compressed to exactly the requested budget); with ``target_token`` they share what is left
-after the verbatim and rated segments. The requested size is reported as the sum of these shares.
+after the verbatim and rated segments. The requested size is reported as the sum of these shares, over what
+the stages before the token cut left of each segment.
+
+Those stages are llmlingua's, all optional: a coarse stage over whole contexts (``use_context_level``; a
+context holding a verbatim segment is never dropped while ``strict_preserve_uncompressed``), and the sentence
+stage (``use_sentence_level``, ``sentence_filter.py``; a sentence touching a verbatim segment is always kept).
+With a question and ``rank_method="longllmlingua"`` (or a retriever: bm25, sentbert, gzip) contexts are ranked
+and reordered as LongLLMLingua does and the token scores are LongLLMLingua's (contrastive with
+``condition_compare``); ``dynamic_context_compression_ratio`` then lets the untagged segments of better-ranked
+contexts keep more. Tagged rates always stand as written.
 """
 
 from __future__ import annotations
@@ -20,23 +29,48 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
+from typing import Literal
 
 import numpy as np
 
-from .. import scoring
+from .. import ranking, scoring
 from ..errors import InvalidRequest
 from ..result import Request, Stage
 from ..selection import Work, rate_priority
+from . import longllmlingua as ll
+from . import sentence_filter
 from .base import Method, register
-from .llmlingua import LLMLingua, iterative_scores
+from .llmlingua import LLMLingua, context_tokens, iterative_scores
+from .llmlingua import coarse as perplexity_coarse
+from .longllmlingua import Condition, Order
 
 TAG = re.compile(r"<llmlingua\s*(,[^<>]*)?>(.*?)</llmlingua>", re.DOTALL)
 STRAY = re.compile(r"</?llmlingua\b")
 
 
+Ranker = Literal["llmlingua", "longllmlingua", "bm25", "sentbert", "gzip"]
+
+
 @dataclass
 class Options:
     iterative_size: int = 200     # tokens per window of the scoring pass (llmlingua's iterative_size)
+    rank_method: Ranker = "llmlingua"        # contexts ranked by surprise, or by the question as LongLLMLingua does
+    use_context_level: bool = False          # coarse stage: drop whole contexts by rank (llmlingua: on)
+    context_budget: int = 100                # coarse stage: target tokens it may keep beyond the budget ("+100")
+    strict_preserve_uncompressed: bool = True  # coarse stage: never drop a context holding a compress=False part
+    force_context_ids: tuple[int, ...] = ()  # coarse stage: contexts (0-based) always kept
+    condition_in_question: Condition = "after"  # question-aware ranking: question after or before each context
+    reorder_context: Order = "original"      # question-aware: kept contexts as given, best first, or two_stage
+    dynamic_context_compression_ratio: float = 0.0  # question-aware: untagged parts of better contexts keep more
+    condition_compare: bool = False          # question-aware token scores: NLL without minus with the question
+    add_instruction: bool = True             # scores read the instruction first (llmlingua: False)
+    use_sentence_level: bool = False         # sentence stage between contexts and tokens (sentence_filter.py)
+    keep_first_sentence: int = 0             # sentence stage: each context's first N sentences get the bonus
+    keep_last_sentence: int = 0              # sentence stage: each context's last N sentences get the bonus
+    keep_sentence_number: int = 0            # sentence stage: each context's N best sentences get the bonus
+    high_priority_bonus: float = 100.0       # sentence stage: added to a priority sentence's score
+    token_budget_ratio: float = 1.4          # sentence stage: keeps sentences up to this x the contexts' budget
 
 
 @dataclass
@@ -129,10 +163,9 @@ def token_segments(work: Work, segments: list[list[Segment]]) -> tuple[np.ndarra
     return owner, flat
 
 
-def segment_rates(work: Work, flat: list[Segment]) -> tuple[np.ndarray, int, float]:
-    """Each segment's keep rate (1 for verbatim ones), the prompt size they add up to in target tokens, and
-    the rate of the untagged segments."""
-    sizes = np.asarray([work.count(work.original[s.start:s.end]) for s in flat], dtype=float)
+def segment_rates(work: Work, flat: list[Segment], sizes: np.ndarray) -> tuple[np.ndarray, float]:
+    """Each segment's keep rate (1 for verbatim ones) and the rate of the untagged segments, for segments of
+    ``sizes`` target tokens (0 for a segment whose context was dropped)."""
     verbatim = np.asarray([not s.compress for s in flat], dtype=bool)
     own = np.asarray([s.compress and s.rate is not None for s in flat], dtype=bool)
     given = np.asarray([s.rate if r else 0.0 for s, r in zip(flat, own)])
@@ -143,8 +176,78 @@ def segment_rates(work: Work, flat: list[Segment]) -> tuple[np.ndarray, int, flo
     else:                                    # the context share that `rate` of the whole prompt means
         share = (work.target - fixed) / max(sizes.sum(), 1)
     share = min(max(share, 0.0), 1.0)
-    rates = np.where(verbatim, 1.0, np.where(own, given, share))
-    return rates, int(round(min(fixed + float(rates @ sizes), work.origin_tokens))), share
+    return np.where(verbatim, 1.0, np.where(own, given, share)), share
+
+
+def check(opt: Options) -> None:
+    if opt.rank_method not in ("llmlingua", "longllmlingua") + tuple(ranking.RANKERS):
+        raise InvalidRequest(f"rank_method={opt.rank_method!r}: use llmlingua, longllmlingua or one of "
+                             f"{', '.join(ranking.RANKERS)}.")
+    if opt.rank_method == "llmlingua" and (opt.condition_compare or opt.condition_in_question.endswith("_condition")):
+        raise InvalidRequest("Question-aware token scores (condition_compare, '..._condition') need a question-aware "
+                             "rank_method, e.g. rank_method='longllmlingua'.")
+    ll.check(SimpleNamespace(reorder_context=opt.reorder_context, rank_method="longllmlingua",
+                             dynamic_context_compression_ratio=opt.dynamic_context_compression_ratio))
+    ll.parse_condition(opt.condition_in_question)
+
+
+def segment_pieces(work: Work, flat: list[Segment]) -> np.ndarray:
+    """The context piece each segment lies in."""
+    starts = np.asarray([work.pieces[k].start for k in work.context_pieces()])
+    ctx = np.asarray(work.context_pieces())
+    return ctx[np.searchsorted(starts, [s.start for s in flat], side="right") - 1] if len(flat) else ctx[:0]
+
+
+def left_share(owner: np.ndarray, alive: np.ndarray, kept_seg: np.ndarray) -> np.ndarray:
+    """Per segment, the share of its tokens still ``alive`` after the coarse and sentence stages (a segment
+    with no token of its own counts whole when its context is kept).
+
+    >>> left_share(np.array([0, 0, 1, -1]), np.array([True, False, True, True]), np.array([True, True, True])).tolist()
+    [0.5, 1.0, 1.0]
+    """
+    n = len(kept_seg)
+    total = np.bincount(owner[owner >= 0], minlength=n).astype(float)
+    left = np.bincount(owner[alive & (owner >= 0)], minlength=n).astype(float)
+    share = np.divide(left, total, out=np.ones(n), where=total > 0)
+    return np.where(kept_seg, share, 0.0)
+
+
+def coarse_options(work: Work, opt: Options, forced: set[int]) -> SimpleNamespace:
+    """The coarse stages' options (``llmlingua.coarse``, ``longllmlingua.coarse``) with ``forced`` pieces."""
+    ctx = work.context_pieces()
+    return SimpleNamespace(context_budget=opt.context_budget, use_token_level=True,
+                           use_context_level=opt.use_context_level,
+                           force_context_ids=tuple(ctx.index(k) for k in sorted(forced)))
+
+
+def surprise_stages(work: Work, opt: Options, forced: set[int], room: int, mean_rate: float):
+    """Question-blind scoring (LLMLingua's windowed pass) and its coarse stage; (kept pieces, scored mask,
+    sentence scorer, ranking note, per-piece rate shift)."""
+    scored = iterative_scores(work, LLMLingua().prefix_ids(work, opt.add_instruction), mean_rate, opt.iterative_size)
+    ctx = work.context_pieces()
+    avail = room + opt.context_budget
+    if opt.use_context_level and len(ctx) > 1 and sum(context_tokens(work, k) for k in ctx) > avail:
+        perplexity_coarse(work, coarse_options(work, opt, forced), avail)
+    kept = [k for k in ctx if work.pieces[k].kept]
+    return (kept, scored, lambda spans, of: sentence_filter.mean_per_sentence(work.score, of, len(spans)),
+            "by their tokens' mean surprise (highest first)", {})
+
+
+def question_stages(work: Work, opt: Options, forced: set[int], room: int):
+    """LongLLMLingua's ranking, coarse stage, reordering and token scores; same tuple as ``surprise_stages``."""
+    mode, kind, ranker, note = ll.plan(work, opt)
+    passes = ll.Passes(work, opt.add_instruction)
+    ctx = work.context_pieces()
+    ranked = ll.rank(work, ranker(passes, ctx))
+    kept = ll.coarse(work, coarse_options(work, opt, forced), ranked, room, note)
+    work.set_order(ll.ORDERS[opt.reorder_context](kept) + [k for k in ctx if k not in kept])
+    alone = passes.need_alone(kept) if kind != "conditioned" else {}
+    given = passes.need_conditioned(kept) if kind != "plain" else {}
+    for k in kept:
+        work.score[work.token_range(k)] = ll.token_scores(kind, alone.get(k), given.get(k))
+    d = abs(opt.dynamic_context_compression_ratio)
+    shift = dict(zip(kept, np.linspace(d, -d, len(kept)) if len(kept) > 1 else [0.0] * len(kept)))
+    return kept, np.isin(work.piece_of, kept), ll.sentence_scorer(passes, opt, mode, kept), note, shift
 
 
 @register
@@ -153,8 +256,8 @@ class Structured(Method):
     label = "Structured (per-segment rates)"
     summary = ("For prompts with parts of different value: wrap text in <llmlingua, rate=0.4>...</llmlingua> "
                "to give it its own keep rate, or in <llmlingua, compress=False>...</llmlingua> to keep it "
-               "verbatim. Tokens are scored by their surprise as in LLMLingua; each segment keeps its own "
-               "share of its most surprising tokens.")
+               "verbatim. Tokens are scored by their surprise as in LLMLingua (or, with a question-aware "
+               "rank_method, as LongLLMLingua scores them); each segment keeps its own share of its best tokens.")
     score_name = "self-information given kept text (bits)"
     score_scale = 1.0 / scoring.LN2
     Options = Options
@@ -166,25 +269,55 @@ class Structured(Method):
         return replace(request, context=[plain for plain, _ in parsed])
 
     def run(self, work: Work, opt: Options) -> None:
+        check(opt)
         segments = getattr(self, "segments", None) or [
             [Segment(0, p.end - p.start)] for p in work.pieces if p.role == "context"]
         owner, flat = token_segments(work, segments)
-        rates, target, share = segment_rates(work, flat)         # the budget the segments' rates add up to
+        sizes = np.asarray([work.count(work.original[s.start:s.end]) for s in flat], dtype=float)
+        seg_piece = segment_pieces(work, flat)
+        in_ctx = owner >= 0
+        verbatim_seg = np.asarray([not s.compress for s in flat], dtype=bool)
+        verbatim = in_ctx & np.isin(owner, np.flatnonzero(verbatim_seg))
+        ctx = work.context_pieces()
+        forced = {ctx[i] for i in opt.force_context_ids if 0 <= i < len(ctx)}
+        if opt.strict_preserve_uncompressed:
+            forced |= {int(seg_piece[g]) for g in np.flatnonzero(verbatim_seg)}
+        room = max(work.target - work.fixed_tokens(), 0)
+        if opt.rank_method != "llmlingua" and work.request.question.strip():
+            self.score_name = "question-aware score of LongLLMLingua (bits)"
+            kept, scored, sentence_score, note, shift = question_stages(work, opt, forced, room)
+        else:
+            rates, _ = segment_rates(work, flat, sizes)
+            mean_rate = float(rates[owner[in_ctx]].mean()) if in_ctx.any() else 1.0
+            kept, scored, sentence_score, note, shift = surprise_stages(work, opt, forced, room, mean_rate)
+        in_kept = np.isin(work.piece_of, kept)
+        in_sentences = sentence_filter.filter_sentences(work, opt, kept, room, sentence_score, note, verbatim)
+        eligible = in_ctx & ~verbatim & scored & in_kept & (True if in_sentences is None else in_sentences)
+        work.keep |= verbatim & in_kept
+        alive = eligible | (verbatim & in_kept)
+        self.fit_segments(work, flat, owner, sizes * left_share(owner, alive, np.isin(seg_piece, kept)), seg_piece,
+                          alive, shift)
+
+    def fit_segments(self, work: Work, flat: list[Segment], owner: np.ndarray, sizes: np.ndarray,
+                     seg_piece: np.ndarray, alive: np.ndarray, shift: dict) -> None:
+        """Give each segment its rate over what the stages left of it (``sizes``, target tokens), set the
+        budget they add up to, fit."""
+        rates, share = segment_rates(work, flat, sizes)
+        free = np.asarray([s.compress and s.rate is None for s in flat], dtype=bool)
+        for g in np.flatnonzero(free):
+            rates[g] = float(np.clip(share + shift.get(int(seg_piece[g]), 0.0), ll.MIN_RATE, 1.0))
+        target = int(round(min(work.fixed_tokens() + float(rates @ sizes), work.origin_tokens)))
         if work.fixed_tokens() <= work.target:     # else instruction + question alone miss the budget asked for
             work.target = target
-        in_ctx = owner >= 0
-        verbatim = in_ctx & np.isin(owner, [g for g, s in enumerate(flat) if not s.compress])
-        work.keep |= verbatim
-        mean_rate = float(rates[owner[in_ctx]].mean()) if in_ctx.any() else 1.0
-        scored = iterative_scores(work, LLMLingua().prefix_ids(work), mean_rate, opt.iterative_size)
-        eligible = in_ctx & ~verbatim & scored
+        eligible = alive & ~work.keep
         priority = np.full(len(work.ids), -np.inf)
         for g in np.unique(owner[eligible]):
             idx = np.flatnonzero(eligible & (owner == g))
             priority[idx] = rate_priority(work.score[idx], rates[g])
         work.fit(priority, eligible)
+        in_ctx = owner >= 0
         n_verbatim = sum(not s.compress for s in flat)
         n_own = sum(s.compress and s.rate is not None for s in flat)
         work.stages.append(Stage("fine: segments", "tokens", int(in_ctx.sum()), int(work.keep[in_ctx].sum()),
                                  f"{len(flat)} segments: {n_verbatim} kept verbatim, {n_own} at their own rate, "
-                                 f"the others at {share:.2f}; the most surprising tokens of each kept"))
+                                 f"the others at {share:.2f}; the best-scored tokens of each kept"))
