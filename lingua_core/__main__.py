@@ -1,6 +1,6 @@
 """Command line: ``python -m lingua_core compress [FILE]`` prints a compression as JSON;
 ``python -m lingua_core batch IN OUT`` compresses every prompt of a JSONL/CSV file (see ``batch.py``; with
-``--engine ray [--num-workers N]`` on Ray Data, ``ray_engine.py``).
+``--engine ray [--num-workers N]`` on Ray Data, ``integrations/ray_data.py``).
 
 The prompt comes from FILE or stdin and is split into contexts at ``--context-sep`` (a blank line by default;
 ``--no-split`` keeps it whole). The JSON holds llmlingua's keys (compressed_prompt, origin_tokens,
@@ -87,7 +87,7 @@ def add_batch_parser(sub) -> None:
     b.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit with --backend")
     b.add_argument("--answer-original", action="store_true", help="with --backend, also answer the original")
     b.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process; ray: Ray Data actors (see lingua_core/ray_engine.py, docs/ray.md)")
+                   help="local: this process; ray: Ray Data actors (see lingua_core/integrations/ray_data.py, docs/ray.md)")
     b.add_argument("--num-workers", type=int, default=2, help="with --engine ray: actors, each loading the scorer")
     b.add_argument("--ray-address", default=None,
                    help="with --engine ray: a cluster to join (e.g. ray://head:10001, auto); default: start a local one")
@@ -124,11 +124,11 @@ def batch_command(args) -> int:
 
 
 def ray_batch(args, rows: list[dict], settings) -> list[dict]:
-    """The batch on Ray Data (``ray_engine.compress_rows``), or an error saying how to install Ray."""
+    """The batch on Ray Data (``ray_data.compress_rows``), or an error saying how to install Ray."""
     try:
         import ray  # noqa: F401
 
-        from .ray_engine import compress_rows as ray_rows
+        from .integrations.ray_data import compress_rows as ray_rows
     except ImportError:
         raise InvalidRequest("--engine ray needs Ray: pip install 'ray[data]' (requirements-integrations.txt).") \
             from None

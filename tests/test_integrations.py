@@ -14,13 +14,14 @@ import pytest
 pytest.importorskip("langchain_core")
 pytest.importorskip("llama_index.core")
 
-from helpers import is_subsequence, offline_options  # noqa: E402
+from support.helpers import is_subsequence, offline_options  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
 from langchain_core.embeddings import Embeddings  # noqa: E402
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough  # noqa: E402
 from langchain_core.vectorstores import InMemoryVectorStore  # noqa: E402
 
-from lingua_core import PromptCompressor, ranking  # noqa: E402
+from lingua_core import PromptCompressor  # noqa: E402
+from lingua_core.methods import ranking  # noqa: E402
 from lingua_core.integrations.langchain import LinguaCompressor  # noqa: E402
 from lingua_core.integrations.llama_index import LinguaPostprocessor  # noqa: E402
 from lingua_core.methods import REGISTRY  # noqa: E402

@@ -5,9 +5,10 @@ ranking (``rank_method`` bm25 / sentbert / gzip) and its scorer reading only the
 from __future__ import annotations
 
 import pytest
-from helpers import assert_in_order, offline_options
+from support.helpers import assert_in_order, offline_options
 
-from lingua_core import Request, compress, phrases, ranking
+from lingua_core import Request, compress, phrases
+from lingua_core.methods import ranking
 from lingua_core.budget import within
 from lingua_core.methods import REGISTRY, clear_caches
 from lingua_core.methods import longllmlingua as ll

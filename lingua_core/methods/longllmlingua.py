@@ -8,7 +8,7 @@ and tokens matter for *this question*?". Every step uses the question:
    document (``condition_in_question="after"``; ``"before"``: the document's NLL with the question before it;
    ``"none"``: the document's own perplexity, as LLMLingua ranks). Documents are packed side by side in one
    batched pass (``scoring.score_many``), which also yields every document token's NLL without the question.
-   With ``rank_method`` "bm25", "sentbert" or "gzip" a retriever (``ranking.py``) ranks them instead, and the
+   With ``rank_method`` "bm25", "sentbert" or "gzip" a retriever (``methods/ranking.py``) ranks them instead, and the
    scorer then reads only the documents the coarse stage kept.
 2. Coarse: the best-ranked documents are kept until the budget plus ``context_budget`` is used up
    (0 here, +100 in llmlingua: on the NQ benchmark the extra documents cost the best one its answer words).
@@ -41,7 +41,8 @@ from typing import Literal
 
 import numpy as np
 
-from .. import ranking, scoring
+from .. import scoring
+from . import ranking
 from ..errors import InvalidRequest
 from ..result import Stage
 from ..selection import PART_SEP, Work, rate_priority
@@ -69,7 +70,7 @@ class Options:
     use_context_level: bool = True           # coarse stage: drop whole documents by rank
     use_token_level: bool = True             # fine stage: drop single tokens
     force_context_ids: tuple[int, ...] = ()  # documents (0-based) always kept by the coarse stage
-    rank_method: Ranker = "longllmlingua"    # documents ranked by the scorer, or by BM25 / MiniLM / gzip (ranking.py)
+    rank_method: Ranker = "longllmlingua"    # documents ranked by the scorer, or by BM25 / MiniLM / gzip (methods/ranking.py)
     add_instruction: bool = False            # question-conditioned token scores read the instruction too
     use_sentence_level: bool = False         # sentence stage between documents and tokens (sentence_filter.py)
     keep_first_sentence: int = 0             # sentence stage: each document's first N sentences get the bonus

@@ -34,7 +34,8 @@ from typing import Literal
 
 import numpy as np
 
-from .. import ranking, scoring
+from .. import scoring
+from . import ranking
 from ..errors import InvalidRequest
 from ..result import Request, Stage
 from ..selection import Work, rate_priority

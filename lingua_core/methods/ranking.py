@@ -26,7 +26,7 @@ import gzip as _gzip
 
 import numpy as np
 
-from .errors import InvalidRequest
+from ..errors import InvalidRequest
 
 SENTBERT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 256        # all-MiniLM-L6-v2's max_seq_length in sentence-transformers
@@ -53,7 +53,7 @@ def embed(texts: list[str], model: str = SENTBERT_MODEL, device: str | None = No
     """Unit-length sentence embeddings (one row per text), mean-pooled over each text's tokens."""
     import torch
 
-    from .loading import load_model
+    from ..loading import load_model
 
     enc = load_model(model, device, kind="embedding")
     rows = []

@@ -8,7 +8,7 @@ come back sorted by it: the output is the in-process batch's, row for row and in
 ``seconds`` differ).
 
     from lingua_core.batch import BatchSettings, read_rows
-    from lingua_core.ray_engine import compress_rows
+    from lingua_core.integrations.ray_data import compress_rows
     out = compress_rows(read_rows("prompts.jsonl"), BatchSettings(rate=0.25), num_workers=4)
 
 or ``python -m lingua_core batch IN OUT --engine ray --num-workers 4``. Without a running Ray it starts a
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .batch import BatchSettings, check_settings, compress_row
+from ..batch import BatchSettings, check_settings, compress_row
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]   # the lingua_core folder, shipped to Ray workers
 
 
 class RowCompressor:
