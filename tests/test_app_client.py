@@ -64,7 +64,12 @@ def test_compress_cot_example_meets_the_ratio_with_token_scores(client):
     assert "".join(t["text"] for t in tokens) == full_prompt(ex)
     assert all(t["self_information_bits"] is not None and t["self_information_bits"] >= 0 for t in tokens)
     assert any(not t["kept"] for t in tokens) and any(t["kept"] for t in tokens)
-    assert [s["name"] for s in out["stages"]]
+    coarse, fine = out["stages"]                                       # LLMLingua's two stages, in order
+    assert (coarse["name"], fine["name"]) == ("coarse: contexts", "fine: tokens")
+    contexts = form.split_context(ex["context"], form.decode_escapes(ex["context_sep"]))
+    assert coarse["before"] == len(out["contexts"]) == len(contexts)
+    assert 0 < coarse["after"] < coarse["before"] and coarse["after"] == sum(c["kept"] for c in out["contexts"])
+    assert 0 < fine["after"] < fine["before"]
 
 
 @pytest.mark.parametrize("method", list(REGISTRY))

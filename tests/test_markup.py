@@ -11,6 +11,9 @@ its Markdown, so those render text whatever they hold.)
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from support.fake_llm import FakeLLM
 
@@ -51,18 +54,27 @@ def test_html_views_escape_the_prompt(payload_report):
                       views.how_it_works_md(cls.label or r.method, cls.summary, r)):
         _no_live_markup(html_text)
     diff = views.diff_html(r)
-    assert "&lt;script&gt;" in diff or "&lt;" in diff          # the payload is there, as text
+    body = diff.split('<div class="lc-diff">', 1)[1].removesuffix("</div>")
+    body = re.sub(r'<span class="lc-badge">context \d+ dropped whole</span>', "", body)
+    shown = re.sub(r"</?(del|span)( [^>]*)?>", "", body)              # the view's own tags, nothing else
+    assert shown == html.escape(r.original)                          # every character of the prompt, as text
+    assert html.escape(SCRIPT) in shown and html.escape(IMG) in shown    # the payload is there, as text
     assert "&amp;lt;b&amp;gt;" in diff.replace("<del>", "").replace("</del>", "")  # entities shown as typed
 
 
 def test_heatmap_hover_and_cell_text_escape_the_prompt(payload_report):
-    fig = viz.token_heatmap(payload_report.heat)
+    drawn = payload_report.result.original.replace("\n", "↵").replace("\t", "→")     # as the cells show it
     for colour_by in ("self_info", "method"):
         fig = viz.token_heatmap(payload_report.heat, colour_by)
         for trace in fig.data:
             for values in (trace.text, trace.customdata, trace.hovertext):
                 if values is not None:
                     _no_live_markup(" ".join(str(v) for v in (values.ravel() if hasattr(values, "ravel") else values)))
+        cells = [t for t in fig.data if getattr(t, "mode", None) == "text"]
+        assert len(cells) == 1                                        # the one trace that writes the tokens
+        assert "".join(cells[0].text).replace("\xa0", " ") == html.escape(drawn, quote=False)
+        hover = [row[0] for t in fig.data if t.customdata is not None for row in t.customdata]
+        assert len(hover) == len(payload_report.heat.text)           # every token has its escaped hover text
 
 
 def test_comparison_table_escapes_a_backend_answering_markup():
