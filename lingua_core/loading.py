@@ -205,7 +205,8 @@ def _quiet(on: bool):
 def _load_failure(name: str, kind: str, where: str, source: str, exc: Exception) -> str:
     """Why ``name`` did not load and what to do, for each kind of source."""
     reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(". ")
-    offline = ("a local folder of the downloaded model, or 'test:minilm-random-head' (tests only)"
+    offline = ("'bundled' (MiniLM with the trained head), a local folder of the downloaded model, or "
+               "'test:minilm-random-head' (tests only)"
                if kind == "token-classification" else "'bundled' or a local folder")
     if source == "hub" and settings().hub_offline:
         return (f"Could not load model {name!r} from the hub: HF_HUB_OFFLINE=1 is set and the model is not in "
