@@ -51,7 +51,7 @@ def cpu_model() -> str:
 def jobs(case_id: int, args) -> list[tuple[str, int, bool]]:
     """(method, ratio, ask the reader) for one case."""
     out = [("minilingua", r, r in args.reader_ratios) for r in args.ratios]
-    out.append((AUTO, AUTO_CEILING, True))
+    out += [] if args.no_auto else [(AUTO, AUTO_CEILING, True)]
     if case_id < args.baseline_cases:
         out.append(("longllmlingua", 4, False))
     return out
@@ -113,7 +113,8 @@ def summary(path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", type=int, default=200)
-    ap.add_argument("--ratios", type=int, nargs="+", default=[4, 8, 16])
+    ap.add_argument("--ratios", type=int, nargs="*", default=[4, 8, 16])
+    ap.add_argument("--no-auto", action="store_true", help="leave out the Auto rows")
     ap.add_argument("--reader-ratios", type=int, nargs="*", default=[])
     ap.add_argument("--baseline-cases", type=int, default=20)
     ap.add_argument("--out", type=Path, default=OUT)

