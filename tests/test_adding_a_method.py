@@ -30,14 +30,18 @@ def python_blocks(markdown: str) -> list[str]:
 
 
 @pytest.fixture
-def tutorial(monkeypatch, lm):
-    """The namespace the tutorial's blocks ran in, with its ``first_n`` registered in place of the shipped one."""
+def tutorial(lm):
+    """The namespace the tutorial's blocks ran in, with its ``first_n`` registered in place of the shipped one.
+    The registry is put back afterwards as it was, order included (the app lists methods in registry order)."""
+    saved = dict(REGISTRY)
     shipped = REGISTRY["first_n"]
-    monkeypatch.delitem(REGISTRY, "first_n")          # put back after the test
+    del REGISTRY["first_n"]
     namespace: dict = {"__name__": "tutorial_first_n"}
     for block in python_blocks(TUTORIAL.read_text(encoding="utf-8")):
         exec(compile(block, str(TUTORIAL), "exec"), namespace)
-    return namespace, shipped
+    yield namespace, shipped
+    REGISTRY.clear()
+    REGISTRY.update(saved)
 
 
 def test_the_tutorial_method_registers_and_compresses_its_example(tutorial):
@@ -55,12 +59,12 @@ def test_the_tutorial_method_is_about_25_lines():
 
 
 @pytest.mark.parametrize("budget", [dict(rate=0.5), dict(rate=0.25), dict(target_token=150)])
-def test_the_tutorial_method_is_the_shipped_one(tutorial, lm, gsm8k, monkeypatch, budget):
+def test_the_tutorial_method_is_the_shipped_one(tutorial, lm, gsm8k, budget):
     ns, shipped = tutorial
     demos, question = gsm8k
     request = Request(context=demos[:4], question=question, method="first_n", **budget)
     theirs = compress(request, lm)
-    monkeypatch.setitem(REGISTRY, "first_n", shipped)
+    REGISTRY["first_n"] = shipped                          # the fixture puts the registry back
     ours = compress(request, lm)
     assert theirs.compressed == ours.compressed and theirs.target_met == ours.target_met
     assert plain([t.score for t in theirs.tokens]) == plain([t.score for t in ours.tokens])   # nan as None

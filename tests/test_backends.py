@@ -171,7 +171,7 @@ def test_wrong_model_name_lists_served_models(server):
 def test_the_local_default_reaches_transformers_serve_on_loopback(server, monkeypatch):
     """A base URL typed in the app on the user's own machine (no SPACE_ID): loopback is allowed, and the
     checked, pinned connection gets the same greedy answer as an unchecked one. On a public host it is refused."""
-    from lingua_core import form
+    from ui import form
     from lingua_core.backends.addresses import AddressPolicy
     from lingua_core.errors import AddressRefused
 

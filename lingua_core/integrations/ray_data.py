@@ -35,14 +35,14 @@ class RowCompressor:
     """A Ray Data actor: loads the scorer (and the answering backend) once, then compresses batches of rows."""
 
     def __init__(self, settings: dict, model: str | None, device: str | None, backend: dict | None):
-        from .loading import load_model
+        from ..loading import load_model
 
         self.settings = BatchSettings(**settings)
         self.lm = load_model(model, device)
         self.answer = None
         if backend:
-            from .backends import get_backend
-            from .sweep import backend_answerer
+            from ..backends import get_backend
+            from ..sweep import backend_answerer
 
             self.answer = backend_answerer(get_backend(backend["name"], **backend.get("options", {})),
                                            backend.get("max_new_tokens", 256), self.settings.target_model)
