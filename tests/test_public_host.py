@@ -34,6 +34,7 @@ from support.fake_llm import FakeLLM
 from ui import downstream_tab
 from ui import form
 from lingua_core.backends.addresses import AddressPolicy
+from lingua_core.backends.pinned import is_ip_literal
 from lingua_core.errors import AddressRefused, BackendError, InvalidRequest
 
 MARKER = f"zebra-body-{secrets.token_hex(6)}"   # in every body a backend under test sends: must never come back
@@ -56,7 +57,7 @@ def net(monkeypatch):
     n, real_getaddrinfo, real_connect = Net(), socket.getaddrinfo, socket.socket.connect
 
     def getaddrinfo(host, port, *args, **kwargs):
-        if _is_ip(host):
+        if is_ip_literal(host):
             return real_getaddrinfo(host, port, *args, **kwargs)
         n.lookups.append(host)
         if host == "localhost":
@@ -79,14 +80,6 @@ def net(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", connect)
     yield n
     assert not n.attempts, f"connections tried beyond loopback: {n.attempts}"
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 @pytest.fixture

@@ -26,7 +26,12 @@ from ..errors import AddressRefused
 from .addresses import DEFAULT_PORTS, AddressPolicy, url_host_port
 
 
-def _is_ip(host: str) -> bool:
+def is_ip_literal(host: str) -> bool:
+    """Whether ``host`` is written as an IP address rather than a name.
+
+    >>> is_ip_literal("127.0.0.1"), is_ip_literal("::1"), is_ip_literal("example.com")
+    (True, True, False)
+    """
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -63,7 +68,7 @@ class PinnedTransport(httpx2.HTTPTransport):
         if self._addresses is None:
             self._addresses = self._policy.resolve(host, port, self._shown)
         extensions = dict(request.extensions)
-        if scheme == "https" and not _is_ip(host):
+        if scheme == "https" and not is_ip_literal(host):
             extensions["sni_hostname"] = host          # TLS name and certificate check: the typed name
         for i, address in enumerate(self._addresses):
             pinned = httpx2.Request(request.method, request.url.copy_with(host=address), headers=request.headers,

@@ -29,7 +29,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
-from .loopback import LoopbackServer
+from .loopback import LoopbackServer, reply
 
 ANSWER = "The answer is 7."
 MARKUP_ANSWER = "<script>alert('x')</script><img src=x onerror=alert(2)> &amp; &lt;b&gt; <b>bold</b>"
@@ -124,14 +124,7 @@ class FakeLLM(LoopbackServer):
                         fake.bodies.append(body)
 
             def _send(self, status: int, text: str, ctype: str = "application/json", headers: dict | None = None):
-                data = text.encode()
-                self.send_response(status)
-                self.send_header("content-type", ctype)
-                self.send_header("content-length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, text.encode(), ctype, headers)
 
         return Handler
 

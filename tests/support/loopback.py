@@ -14,6 +14,18 @@ class _IPv6Server(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
 
+def reply(handler, status: int, data: bytes, ctype: str = "application/json", headers: dict | None = None) -> None:
+    """Send one whole HTTP reply from a BaseHTTPRequestHandler: status, content type and length, any extra
+    headers, then ``data``."""
+    handler.send_response(status)
+    handler.send_header("content-type", ctype)
+    handler.send_header("content-length", str(len(data)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class LoopbackServer:
     def serve(self, handler, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         """Start serving ``handler`` (a BaseHTTPRequestHandler class) on ``host`` ("127.0.0.1" or "::1"), over

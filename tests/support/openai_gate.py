@@ -15,7 +15,7 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from .loopback import LoopbackServer
+from .loopback import LoopbackServer, reply
 
 
 class Gate(LoopbackServer):
@@ -73,13 +73,6 @@ class Gate(LoopbackServer):
                     conn.close()
 
             def _json(self, status: int, payload: dict, headers: dict | None = None):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, json.dumps(payload).encode(), headers=headers)
 
         return Handler
