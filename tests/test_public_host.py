@@ -142,7 +142,8 @@ def test_a_space_refuses_visitor_urls_hides_the_field_and_says_so(public_app, en
     assert out["original"]["answer"]["error"] is None and f"Bearer {public_app.host_key}" in public_app.host.keys
     components = client.config["components"]
     url_box = next(c for c in components if c.get("props", {}).get("label") == "Server base URL")
-    assert url_box["props"]["visible"] is False
+    assert url_box["props"]["visible"] is False and url_box["props"]["value"] == ""
+    assert public_app.host.url.split("/v1")[0] not in json.dumps(client.config)   # the host's address stays hidden
     footer = next(c for c in components if "lc-footer" in (c.get("props", {}).get("elem_classes") or []))
     assert "public-host mode" in footer["props"]["value"] and "only to this host's backend" in footer["props"]["value"]
     assert MARKER not in public_app.log.read_text(errors="replace")

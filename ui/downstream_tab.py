@@ -58,7 +58,10 @@ def build(prompts_state: gr.State, target_llm: gr.Dropdown, gold: gr.Textbox, gp
                                value=next(iter(form.LOCAL_BACKENDS & set(BACKENDS)), next(iter(BACKENDS))),
                                label="Backend")
             local_model = gr.Dropdown(form.allowed_scorers(), value=form.default_scorer(), label="Local model")
-            base_url = gr.Textbox(settings().backend_url, label="Server base URL", visible=False)
+            # where visitors cannot type a URL the field stays empty: the host's backend address is not sent
+            # to the page (an empty field means the host's backend)
+            base_url = gr.Textbox(settings().backend_url if url_field_shown() else "", label="Server base URL",
+                                  visible=False)
             remote_model = gr.Textbox(settings().backend_model, label="Model name on the server", visible=False)
             api_key = gr.Textbox(type="password", label="API key (empty: the host's, for the host's server only)",
                                  visible=False)
