@@ -40,8 +40,8 @@ class Cache:
     >>> c = Cache(2)
     >>> c.put("a", 1); c.put("b", 2); c.get("a"); c.put("c", 3)      # "b" is now the least recent
     1
-    >>> "b" in c, c.get_or_compute("b", lambda: 20), len(c)
-    (False, 20, 2)
+    >>> "b" in c, c.get_or_compute("b", lambda: 20), len(c), list(c)
+    (False, 20, 2, ['c', 'b'])
     """
 
     def __init__(self, maxsize: int):
@@ -87,6 +87,11 @@ class Cache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._data)
+
+    def __iter__(self):
+        """The keys, least recent first (a snapshot: the cache may change meanwhile)."""
+        with self._lock:
+            return iter(list(self._data))
 
 
 _CACHES: list[Cache] = []

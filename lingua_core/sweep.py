@@ -110,11 +110,16 @@ def info_kept(result: Result, info: np.ndarray) -> float:
     return kept / total if total > 0 else 1.0
 
 
+_INFO = scoring.Cache(8)     # (model id, original text) -> per-character information (nats)
+
+
 def original_information(lm: LoadedModel, original: str) -> np.ndarray:
-    """Per-character self-information (nats) of ``original`` under ``lm``, from the cached
-    ``scoring.unconditional`` pass (the app's heatmap reads the same one)."""
-    toks, nll = scoring.unconditional(lm, original)
-    return char_information(len(original), toks.spans, nll)
+    """Per-character self-information (nats) of ``original`` under ``lm``, spread from the cached
+    ``scoring.unconditional`` pass (the app's heatmap reads the same one) and kept per prompt."""
+    def compute() -> np.ndarray:
+        toks, nll = scoring.unconditional(lm, original)
+        return char_information(len(original), toks.spans, nll)
+    return _INFO.get_or_compute((id(lm.model), original), compute)
 
 
 def clear_cache() -> None:
