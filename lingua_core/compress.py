@@ -1,4 +1,4 @@
-"""``compress(request)``: validate a request, load the scorer, run the registered method, time it.
+"""``compress(request)``: validate a request, load the scorer, run the registered method, apply its decision.
 
 This is the one entry point the facade (``compat.py``), the CLI and the app call.
 """
@@ -79,11 +79,10 @@ def compress(request: Request, lm: LoadedModel | None = None) -> Result:
     if settings().log_prompts:
         log_prompt(request)
     method = get_method(request.method)
-    options = method.options(request.options)
-    request = method.prepare(request, options)
+    options = method.options(request.options)          # refused here, before any model is loaded
+    request, parsed = method.prepare(request, options)
     lm = lm or load_model()
     started = time.perf_counter()
-    work = Work(request, lm)
-    if work.ids and work.context_pieces():
-        method.run(work, options)
-    return work.result(method.name, method.score_name, time.perf_counter() - started, method.score_scale)
+    work = Work(request, lm, parsed)
+    decision = method.run(work, options) if work.ids and work.context_pieces() else work.decision()
+    return work.result(decision, method.name, method.score_name, time.perf_counter() - started, method.score_scale)

@@ -9,6 +9,9 @@ This is the measuring instrument every method shares; ``methods/`` decides what 
 * ``score_many`` scores many short texts independently, batched (the coarse, per-document stage).
 * ``IncrementalScorer`` feeds text window by window and can forget tokens from its cache, so later windows
   are conditioned only on what was kept (LLMLingua's iterative compression).
+* ``Cache`` is the one small LRU every reuse cache is made of (scoring passes, encoder reads); each registers
+  itself, so ``clear_caches()`` forgets them all (benchmarks call it to time real work).
+* ``unconditional`` is the plain pass over a whole text that the app's heatmap and the sweep both read.
 
 A start-of-text token is fed first, so even the first token gets a score.
 """
@@ -16,7 +19,10 @@ A start-of-text token is fed first, so even the first token gets a score.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -26,6 +32,75 @@ WINDOW = 512       # tokens fed per forward call
 SINK = 64          # first cached positions that sliding never drops
 MAX_CACHE = 4096   # cached positions kept at most (attention cost grows with it); the model's window if smaller
 LN2 = math.log(2.0)
+
+
+class Cache:
+    """A small thread-safe LRU of recent results; every one made is registered, so ``clear_caches`` empties all.
+
+    >>> c = Cache(2)
+    >>> c.put("a", 1); c.put("b", 2); c.get("a"); c.put("c", 3)      # "b" is now the least recent
+    1
+    >>> "b" in c, c.get_or_compute("b", lambda: 20), len(c), list(c)
+    (False, 20, 2, ['c', 'b'])
+    """
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        _CACHES.append(self)
+
+    def get(self, key, default=None):
+        """The value under ``key`` (now the most recent), or ``default``."""
+        with self._lock:
+            if key not in self._data:
+                return default
+            self._data.move_to_end(key)
+            return self._data[key]
+
+    def put(self, key, value) -> None:
+        """Store ``value``, forgetting the least recent entries beyond ``maxsize``."""
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def get_or_compute(self, key, compute: Callable[[], Any]):
+        """The cached value, or ``compute()`` stored (computed outside the lock: two threads may both compute)."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = compute()
+        self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._data
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._data)
+
+    def __iter__(self):
+        """The keys, least recent first (a snapshot: the cache may change meanwhile)."""
+        with self._lock:
+            return iter(list(self._data))
+
+
+_CACHES: list[Cache] = []
+
+
+def clear_caches() -> None:
+    """Empty every ``Cache`` (benchmarks call this, through ``methods.clear_caches``, to time real work)."""
+    for cache in _CACHES:
+        cache.clear()
 
 
 @dataclass
@@ -193,3 +268,18 @@ def _score_packed(lm: LoadedModel, head: list[int], seqs, row: list[int], out) -
                                                 x[0, offset + h:offset + h + k], reduction="none")
         out[i] = nll.cpu().numpy().astype(np.float64)
         offset += h + k
+
+
+_UNCONDITIONAL = Cache(8)     # recent whole-text passes (one prompt re-compressed at other ratios or methods)
+
+
+def unconditional(lm: LoadedModel, text: str) -> tuple[Tokens, np.ndarray]:
+    """``text``'s scorer tokens and each one's NLL (nats) given all before it: one ``score`` pass, cached.
+
+    The app's heatmap colours by it and the sweep measures how much of it a compression keeps, so both read
+    the same numbers from one pass.
+    """
+    def compute() -> tuple[Tokens, np.ndarray]:
+        toks = tokenize(lm, text)
+        return toks, score(lm, toks.ids)
+    return _UNCONDITIONAL.get_or_compute((lm.name, lm.device, id(lm.model), text), compute)

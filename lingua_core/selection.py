@@ -1,12 +1,16 @@
-"""The shared state of one compression: the original laid out in pieces and scorer tokens, and a keep mask.
+"""What a method reads and what it returns: ``Work``, the prompt laid out, and ``Decision``, what to keep.
 
+``Work`` is one prompt laid out in pieces and scorer tokens, with the budget; a method only reads it, through
+its attributes and helpers (``context_mask``, ``find``/``forced_mask``, ``units_from_spans``, ``coarse``,
+``fit``, ``render``). ``Decision`` is what the method decided: a keep mask and a score per token, plus, when
+it changed them, the units kept whole, the contexts' order, the coarse ranking, the stages and the budget.
 Methods differ in how they *score* and which pieces they drop first; all of them then call ``Work.fit``,
 which keeps the best-scored tokens until the compressed prompt reaches the budget in the target LLM's
-tokenizer (a binary search over how many to keep), and ``Work.result`` to build the ``Result``.
+tokenizer (a binary search over how many to keep); ``compress`` then builds the ``Result`` (``Work.result``).
 
 The original prompt is ``"\\n\\n".join([instruction, context_sep.join(contexts), question])`` without the
 empty parts, as ``llmlingua`` builds it. Every kept token is a span of it, so the compressed prompt is an
-in-order subsequence of the original plus separators -- unless a method moves whole contexts (``set_order``,
+in-order subsequence of the original plus separators -- unless a method moves whole contexts (``Decision.order``,
 LongLLMLingua's reordering), when each context's tokens still keep their order. With
 ``Request.concate_question=False`` the question is laid out (methods read it) but not rendered.
 """
@@ -14,6 +18,8 @@ LongLLMLingua's reordering), when each context's tokens still keep their order. 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -99,31 +105,61 @@ def render_sequence(pieces: list[Piece], order: list[int]) -> list[int]:
     return [next(ctx) if p.role == "context" else k for k, p in enumerate(pieces)]
 
 
-class Work:
-    """One compression in progress. Methods read ``ids``/``spans``, set ``score`` and ``keep``."""
+@dataclass
+class Decision:
+    """What a method decided for one ``Work`` (start from ``work.decision()``; ``compress`` applies it).
 
-    def __init__(self, request: Request, lm: LoadedModel):
-        self.request, self.lm = request, lm
+    >>> import numpy as np
+    >>> d = Decision(keep=np.array([True, False]), score=np.array([np.nan, 0.5]), pieces=[], order=[])
+    >>> d.note("fine: tokens", "tokens", 1, 0, "kept the best"); d.stages[0].after
+    0
+    """
+    keep: np.ndarray                    # per scorer token: in the compressed prompt?
+    score: np.ndarray                   # per scorer token: the method's score (nan: not scored)
+    pieces: list[Piece]                 # the Work's pieces with this run's coarse ranks and kept flags
+    order: list[int]                    # contexts (piece indices) in render order
+    units: np.ndarray | None = None     # tokens kept or dropped together (None: the Work's own units)
+    stages: list[Stage] = field(default_factory=list)
+    target: int | None = None           # a budget the method chose itself (auto, structured); None: the request's
+    score_name: str | None = None       # what ``score`` measures when it depends on the options
+
+    def note(self, name: str, units: str, before: int, after: int, why: str = "") -> None:
+        """Record one stage for the teaching panel."""
+        self.stages.append(Stage(name, units, before, after, why))
+
+    def rank(self, order: list[int], shown: dict[int, float]) -> None:
+        """Record a coarse ranking: ``order`` best first, each piece's ``shown`` score (e.g. its perplexity)."""
+        for r, k in enumerate(order):
+            self.pieces[k].rank, self.pieces[k].rank_score = r, shown[k]
+
+
+class Work:
+    """One prompt laid out for compression; methods read it and return a ``Decision``.
+
+    Read: ``request``, ``lm``, ``original``, ``pieces``, ``ids``/``spans`` (scorer tokens), ``starts``/``ends``,
+    ``piece_of``, ``unit_of`` (tokens split from one character), ``fixed`` (instruction and question tokens),
+    ``forced`` (``Request.force_strings``), ``origin_tokens``, ``target`` (the budget, target-LLM tokens) and
+    ``parsed`` (what the method's ``prepare`` parsed, e.g. structured's segments).
+    """
+
+    def __init__(self, request: Request, lm: LoadedModel, parsed: Any = None):
+        self.request, self.lm, self.parsed = request, lm, parsed
         self.original, self.pieces = layout(request)
-        ids, spans, piece_of = [], [], []
+        ids, spans_, piece_of = [], [], []
         for k, p in enumerate(self.pieces):
             toks = scoring.tokenize(lm, self.original[p.start:p.end])
             ids += toks.ids
-            spans += [(p.start + s, p.start + e) for s, e in toks.spans]
+            spans_ += [(p.start + s, p.start + e) for s, e in toks.spans]
             piece_of += [k] * len(toks.ids)
-        self.ids, self.spans = ids, spans
-        self.starts = np.asarray([s for s, _ in spans], dtype=np.int64)
-        self.ends = np.asarray([e for _, e in spans], dtype=np.int64)
+        self.ids, self.spans = ids, spans_
+        self.starts = np.asarray([s for s, _ in spans_], dtype=np.int64)
+        self.ends = np.asarray([e for _, e in spans_], dtype=np.int64)
         self.piece_of = np.asarray(piece_of, dtype=np.int64)
         self._ranges = [np.flatnonzero(self.piece_of == k) for k in range(len(self.pieces))]
-        self.unit_of = units_of(spans)
-        self.score = np.full(len(ids), math.nan)
+        self.unit_of = units_of(spans_)
         roles = np.asarray([p.role for p in self.pieces] or ["context"])
         self.fixed = roles[self.piece_of] != "context" if len(ids) else np.zeros(0, bool)
-        self.keep = self.fixed.copy()
-        self.forced = self._forced_mask(request.force_strings)   # always kept by ``fit`` (when their context is)
-        self.order: list[int] = self.context_pieces()   # contexts in render order (see ``set_order``)
-        self.stages: list[Stage] = []
+        self.forced = self.forced_mask(request.force_strings)   # always kept by ``fit`` (when their context is)
         self.origin_tokens = count_tokens(self.original, request.target_model)
         self.target = budget.requested_tokens(request.rate, request.target_token, self.origin_tokens)
 
@@ -131,50 +167,118 @@ class Work:
     def context_pieces(self) -> list[int]:
         return [k for k, p in enumerate(self.pieces) if p.role == "context"]
 
+    def context_mask(self, pieces=None) -> np.ndarray:
+        """Tokens of the given context pieces (default: every context).
+
+        >>> from lingua_core.loading import load_model  # doctest: +SKIP
+        >>> Work(Request(context=["A b."], question="Q?"), load_model("bundled")).context_mask()  # doctest: +SKIP
+        array([ True,  True,  True, False, False])
+        """
+        return np.isin(self.piece_of, self.context_pieces() if pieces is None else list(pieces))
+
     def token_range(self, piece: int) -> np.ndarray:
         return self._ranges[piece]
 
     def piece_ids(self, piece: int) -> list[int]:
         return [self.ids[i] for i in self.token_range(piece)]
 
+    def piece_text(self, piece: int) -> str:
+        return self.original[self.pieces[piece].start:self.pieces[piece].end]
+
     def count(self, text: str) -> int:
         return count_tokens(text, self.request.target_model)
 
+    def context_tokens(self, piece: int) -> int:
+        """Target-LLM tokens of one context plus its separator."""
+        return self.count(self.piece_text(piece) + self.request.context_sep)
+
     def fixed_tokens(self) -> int:
         """Target tokens of what stays verbatim (instruction, question, their separators)."""
-        return self.count(self.render(self.fixed))
+        return self.count(self.render(self.decision(), self.fixed))
 
-    def _forced_mask(self, strings) -> np.ndarray:
-        """Context tokens overlapping an occurrence of one of ``strings`` (``Request.force_strings``)."""
-        mask = np.zeros(len(self.ids), dtype=bool)
+    def find(self, strings) -> list[tuple[int, int, str]]:
+        """(start, end, string) of every occurrence of one of ``strings`` inside a context, in order.
+
+        E.g. ``find(["?"])`` on contexts "Why? Because." gives ``[(3, 4, "?")]``.
+        """
+        found = []
         for k in self.context_pieces() if strings else ():
             p = self.pieces[k]
-            for s, e, _ in spans.find_forced(self.original, strings, p.start, p.end):
-                mask |= (self.starts < e) & (self.ends > s)
+            found += spans.find_forced(self.original, strings, p.start, p.end)
+        return found
+
+    def overlapping(self, found) -> np.ndarray:
+        """Tokens overlapping any of the spans ``found`` ((start, end, ...) tuples)."""
+        mask = np.zeros(len(self.ids), dtype=bool)
+        for s, e, *_ in found:
+            mask |= (self.starts < e) & (self.ends > s)
         return mask
 
-    # -- rendering ----------------------------------------------------------------------------------------
-    def set_order(self, order: list[int]) -> None:
-        """Render the contexts in ``order`` (piece indices, a permutation of ``context_pieces()``).
+    def forced_mask(self, strings) -> np.ndarray:
+        """Context tokens overlapping an occurrence of one of ``strings`` (``Request.force_strings``,
+        a method's ``force_tokens``)."""
+        return self.overlapping(self.find(strings))
+
+    def units_from_spans(self, unit_spans: list[tuple[int, int]]) -> np.ndarray:
+        """Group ids for ``Decision.units``: tokens overlapping one span (a word, a phrase) are kept together
+        (``spans.group_tokens``; whitespace joins the unit after it)."""
+        return spans.group_tokens(self, unit_spans)
+
+    # -- decisions ----------------------------------------------------------------------------------------
+    def decision(self) -> Decision:
+        """A fresh decision: instruction and question kept, nothing scored, contexts in their order."""
+        return Decision(self.fixed.copy(), np.full(len(self.ids), math.nan), [replace(p) for p in self.pieces],
+                        self.context_pieces())
+
+    def ordered(self, order: list[int]) -> list[int]:
+        """``order`` checked to be a permutation of ``context_pieces()`` (for ``Decision.order``).
 
         Tokens inside each context stay in their original order; only whole contexts move (LongLLMLingua's
         reordering). The default is the original order.
         """
         if sorted(order) != self.context_pieces():
             raise ValueError(f"order {order} is not a permutation of the context pieces {self.context_pieces()}")
-        self.order = list(order)
+        return list(order)
 
-    def render(self, keep: np.ndarray) -> str:
-        """The compressed prompt for a keep mask (units kept whole, empty contexts left out)."""
-        keep = self._whole_units(keep)
+    def drop(self, d: Decision, piece: int) -> None:
+        """Drop a whole context from ``d`` (a coarse-stage decision)."""
+        d.pieces[piece].kept = False
+        d.keep[self.token_range(piece)] = False
+
+    def coarse(self, d: Decision, order: list[int], avail: int | None = None, overshoot: bool = False,
+               forced=(), top: int | None = None) -> list[int]:
+        """The coarse stage: walk ``order`` (best first) keeping contexts while ``avail`` target tokens last
+        (or the ``top`` best), plus the ``forced`` ones; drop the others from ``d``. Returns the kept ones.
+
+        With ``overshoot`` the context that crosses the limit is kept too (a fine stage trims it afterwards).
+        """
+        if top is not None:
+            kept = list(set(order[:top]) | set(forced))
+        else:
+            kept, used = [], 0
+            for k in order:
+                size = self.context_tokens(k)
+                if k in forced or used + size <= avail or (overshoot and used < avail):
+                    kept.append(k)
+                    used += size
+        for k in order:
+            if k not in kept:
+                self.drop(d, k)
+        return kept
+
+    # -- rendering ----------------------------------------------------------------------------------------
+    def render(self, d: Decision, keep: np.ndarray | None = None) -> str:
+        """The compressed prompt for ``d`` (or for another ``keep`` mask under ``d``'s units and order):
+        units kept whole, dropped and empty contexts left out."""
+        keep = self._whole_units(d, d.keep if keep is None else keep)
         parts: list[tuple[str, str]] = []
-        for k in render_sequence(self.pieces, self.order):
+        for k in render_sequence(self.pieces, d.order):
             p = self.pieces[k]
             if p.role != "context":
                 if p.role != "question" or self.request.concate_question:
                     parts.append((p.role, self.original[p.start:p.end]))
                 continue
-            if not p.kept:
+            if not d.pieces[k].kept:
                 continue
             idx = self.token_range(k)
             body = self._runs(idx[keep[idx]])
@@ -196,38 +300,36 @@ class Work:
         run_end = np.maximum.reduceat(self.ends[idx], heads)
         return "".join(self.original[s:e] for s, e in zip(self.starts[idx[heads]], run_end))
 
-    def _whole_units(self, keep: np.ndarray) -> np.ndarray:
+    def _whole_units(self, d: Decision, keep: np.ndarray) -> np.ndarray:
         if len(keep) == 0:
             return keep
-        unit_kept = np.zeros(self.unit_of[-1] + 1, dtype=bool)
-        np.logical_or.at(unit_kept, self.unit_of, keep)
-        return unit_kept[self.unit_of]
+        units = self.unit_of if d.units is None else d.units
+        unit_kept = np.zeros(units[-1] + 1, dtype=bool)
+        np.logical_or.at(unit_kept, units, keep)
+        return unit_kept[units]
 
     # -- selection ----------------------------------------------------------------------------------------
-    def drop_piece(self, piece: int) -> None:
-        """Drop a whole context (a coarse-stage decision)."""
-        self.pieces[piece].kept = False
-        self.keep[self.token_range(piece)] = False
-
-    def fit(self, score: np.ndarray, eligible: np.ndarray, target: int | None = None) -> int:
-        """Keep the best-``score``d ``eligible`` units so the prompt is as close to ``target`` as possible.
+    def fit(self, d: Decision, score: np.ndarray, eligible: np.ndarray, target: int | None = None) -> int:
+        """Keep in ``d`` the best-``score``d ``eligible`` units so the prompt is as close to ``target`` (default:
+        ``d.target``, else the request's budget) as possible.
 
         Tokens outside ``eligible`` keep their current flag; forced ``eligible`` tokens (``Request.force_strings``)
         are always kept. Returns the achieved target-token count.
         """
-        target = self.target if target is None else target
+        target = (self.target if d.target is None else d.target) if target is None else target
+        units = self.unit_of if d.units is None else d.units
         forced = self.forced & eligible
-        base = (self.keep & ~eligible) | forced
+        base = (d.keep & ~eligible) | forced
         eligible = eligible & ~forced
-        units = np.unique(self.unit_of[eligible])
-        best = np.full(self.unit_of[-1] + 1 if len(self.unit_of) else 0, -np.inf)
-        np.fmax.at(best, self.unit_of[eligible], np.nan_to_num(score[eligible], nan=-np.inf))
-        order = units[np.lexsort((units, -best[units]))]
+        unique = np.unique(units[eligible])
+        best = np.full(units[-1] + 1 if len(units) else 0, -np.inf)
+        np.fmax.at(best, units[eligible], np.nan_to_num(score[eligible], nan=-np.inf))
+        order = unique[np.lexsort((unique, -best[unique]))]
         rank = np.full(len(best), len(order))
         rank[order] = np.arange(len(order))
 
         def count_k(k: int) -> int:
-            return self.count(self.render(base | (rank[self.unit_of] < k)))
+            return self.count(self.render(d, base | (rank[units] < k)))
 
         lo, hi = 0, len(order)
         if count_k(hi) <= target:
@@ -241,28 +343,29 @@ class Work:
         k = lo
         if k > 0 and abs(count_k(k - 1) - target) <= abs(count_k(k) - target):
             k -= 1
-        self.keep = base | (rank[self.unit_of] < k)
+        d.keep = base | (rank[units] < k)
         return count_k(k)
 
-    def result(self, method: str, score_name: str, seconds: float, score_scale: float = 1.0) -> Result:
-        """Build the Result; ``score_scale`` converts stored scores (e.g. nats to bits)."""
-        keep = self._whole_units(self.keep)
-        compressed = self.render(keep)
+    def result(self, d: Decision, method: str, score_name: str, seconds: float, score_scale: float = 1.0) -> Result:
+        """Build the Result of decision ``d``; ``score_scale`` converts stored scores (e.g. nats to bits)."""
+        keep = self._whole_units(d, d.keep)
+        compressed = self.render(d, keep)
         got = self.count(compressed)
+        target = self.target if d.target is None else d.target
         if not self.request.concate_question:          # the question guided the method but is not returned
             keep = keep & ~np.isin(self.piece_of, [k for k, p in enumerate(self.pieces) if p.role == "question"])
-        tokens = [Token(self.original[s:e], s, e, float(self.score[i] * score_scale), bool(keep[i]),
+        tokens = [Token(self.original[s:e], s, e, float(d.score[i] * score_scale), bool(keep[i]),
                         int(self.piece_of[i])) for i, (s, e) in enumerate(self.spans)]
-        met = budget.within(got, self.target, self.origin_tokens)
-        message = "" if met else self._miss_message(got)
-        return Result(self.original, compressed, tokens, self.pieces, method, score_name, self.lm.name,
-                      self.lm.source, self.request.target_model, self.origin_tokens, got, self.target, met,
-                      seconds, self.stages, message,
-                      [self.pieces[k].index for k in self.order if self.pieces[k].kept])
+        met = budget.within(got, target, self.origin_tokens)
+        message = "" if met else self._miss_message(got, target)
+        return Result(self.original, compressed, tokens, d.pieces, method, d.score_name or score_name, self.lm.name,
+                      self.lm.source, self.request.target_model, self.origin_tokens, got, target, met,
+                      seconds, d.stages, message,
+                      [d.pieces[k].index for k in d.order if d.pieces[k].kept])
 
-    def _miss_message(self, got: int) -> str:
+    def _miss_message(self, got: int, target: int) -> str:
         fixed = self.fixed_tokens()
-        if fixed > self.target:
-            return (f"Instruction and question alone take {fixed} tokens, more than the {self.target} asked for: "
+        if fixed > target:
+            return (f"Instruction and question alone take {fixed} tokens, more than the {target} asked for: "
                     "they were kept verbatim and the contexts dropped. Ask for a larger budget.")
-        return f"Got {got} tokens for a budget of {self.target}: the prompt could not be cut finer than that."
+        return f"Got {got} tokens for a budget of {target}: the prompt could not be cut finer than that."

@@ -22,8 +22,6 @@ over many prompts instead of many settings over one prompt.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -112,31 +110,21 @@ def info_kept(result: Result, info: np.ndarray) -> float:
     return kept / total if total > 0 else 1.0
 
 
-_INFO: OrderedDict = OrderedDict()     # (model id, original text) -> per-character information (nats)
-_INFO_LOCK = threading.Lock()
-_INFO_MAX = 4
+_INFO = scoring.Cache(8)     # (model id, original text) -> per-character information (nats)
 
 
 def original_information(lm: LoadedModel, original: str) -> np.ndarray:
-    """Per-character self-information (nats) of ``original`` under ``lm``, scored once and cached."""
-    key = (id(lm.model), original)
-    with _INFO_LOCK:
-        if key in _INFO:
-            _INFO.move_to_end(key)
-            return _INFO[key]
-    toks = scoring.tokenize(lm, original)
-    info = char_information(len(original), toks.spans, scoring.score(lm, toks.ids))
-    with _INFO_LOCK:
-        _INFO[key] = info
-        while len(_INFO) > _INFO_MAX:
-            _INFO.popitem(last=False)
-    return info
+    """Per-character self-information (nats) of ``original`` under ``lm``, spread from the cached
+    ``scoring.unconditional`` pass (the app's heatmap reads the same one) and kept per prompt."""
+    def compute() -> np.ndarray:
+        toks, nll = scoring.unconditional(lm, original)
+        return char_information(len(original), toks.spans, nll)
+    return _INFO.get_or_compute((id(lm.model), original), compute)
 
 
 def clear_cache() -> None:
-    """Forget cached prompt information (benchmarks call this with ``methods.clear_caches``)."""
-    with _INFO_LOCK:
-        _INFO.clear()
+    """Forget cached passes (as ``methods.clear_caches`` does; kept for the benchmarks that call both)."""
+    scoring.clear_caches()
 
 
 def method_options(request: Request, methods) -> dict[str, object]:

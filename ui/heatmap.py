@@ -10,8 +10,6 @@ tokenizer may differ, as LLMLingua-2's does) are projected onto the scorer's tok
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,9 +19,6 @@ from lingua_core.loading import LoadedModel
 from lingua_core.result import Result
 
 WRAP = 100               # characters per heatmap line
-_CACHE_MAX = 8           # recent self-information passes kept (re-compressing one prompt at other ratios)
-_cache: OrderedDict = OrderedDict()
-_lock = threading.Lock()
 
 
 @dataclass
@@ -47,19 +42,10 @@ class HeatmapData:
 
 
 def self_information(lm: LoadedModel, text: str) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """Character spans of ``text``'s scorer tokens and each token's self-information in bits (cached)."""
-    key = (lm.name, lm.device, id(lm.model), text)
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    toks = scoring.tokenize(lm, text)
-    bits = scoring.score(lm, toks.ids) / scoring.LN2
-    with _lock:
-        _cache[key] = (toks.spans, bits)
-        while len(_cache) > _CACHE_MAX:
-            _cache.popitem(last=False)
-    return toks.spans, bits
+    """Character spans of ``text``'s scorer tokens and each token's self-information in bits (the cached
+    ``scoring.unconditional`` pass the sweep reads too)."""
+    toks, nll = scoring.unconditional(lm, text)
+    return toks.spans, nll / scoring.LN2
 
 
 def project(result: Result, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,13 +1,14 @@
 """A method's ``Options`` dataclass described as form fields, and form values turned back into options.
 
 The app draws one widget per field (a checkbox for a bool, a number box for an int or float, a drop-down for a
-``Literal``, a text box for a string or a list) without knowing any method: everything comes from the
-dataclass, including each field's help text, which is the comment written after the field in its source::
+field with declared choices or a ``Literal``, a text box for a string or a list) without knowing any method:
+everything comes from the dataclass, including each field's help text and allowed values, declared with
+``methods.base.option``::
 
     @dataclass
     class Options:
-        iterative_size: int = 200     # tokens per window      -> OptionField("iterative_size", "int", 200,
-                                                                                "tokens per window")
+        iterative_size: int = option(200, "tokens per window")   -> OptionField("iterative_size", "int", 200,
+                                                                                  "tokens per window")
 
 Lists are typed as JSON (``["\\n", "?"]``) or as comma-separated items (``0, 2``); nothing is ever eval'd.
 Its sibling ``form.py`` turns the rest of the form into a ``Request``.
@@ -15,18 +16,12 @@ Its sibling ``form.py`` turns the rest of the form into a ``Request``.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
-import re
-import threading
 import typing
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from lingua_core.errors import InvalidRequest
-
-_COMMENT = re.compile(r"^\s*(\w+)\s*:[^#\n]*#\s*(.+?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -34,31 +29,10 @@ class OptionField:
     name: str                       # the Options field name
     kind: str                       # "bool", "int", "float", "choice", "text" or "list"
     default: Any                    # the field's default value
-    help: str = ""                  # the comment after the field in its source, if any
+    help: str = ""                  # the help declared on the field (``option(..., help)``)
     choices: tuple = ()             # allowed values, for kind "choice"
     item: type = str                # element type, for kind "list"
     optional: bool = False          # None (an empty box) is allowed
-
-
-_SOURCE_LOCK = threading.Lock()  # ast.parse, under inspect.getsource, is not thread-safe on CPython 3.11:
-#                                  two at once can fail with "AST constructor recursion depth mismatch"
-
-
-@functools.lru_cache(maxsize=None)
-def field_comments(cls: type) -> dict[str, str]:
-    """``{field: trailing comment}`` read from the class source ({} when the source is not available); read
-    once per class (the app reads them all while building the page), one class at a time."""
-    with _SOURCE_LOCK:
-        try:
-            source = inspect.getsource(cls)
-        except (OSError, TypeError):
-            return {}
-    found = {}
-    for line in source.splitlines():
-        m = _COMMENT.match(line)
-        if m and m.group(1) not in found:
-            found[m.group(1)] = m.group(2)
-    return found
 
 
 def _default(f) -> Any:
@@ -69,7 +43,9 @@ def _default(f) -> Any:
     return None
 
 
-def _describe(name: str, hint: Any, default: Any, help_text: str) -> OptionField:
+def _describe(name: str, hint: Any, default: Any, help_text: str, choices: tuple | None = None) -> OptionField:
+    if choices:
+        return OptionField(name, "choice", default, help_text, choices=tuple(choices))
     args = typing.get_args(hint)
     if type(None) in args and len(args) == 2:            # Optional[X] / X | None
         inner = next(a for a in args if a is not type(None))
@@ -98,8 +74,8 @@ def describe(options_cls: type) -> list[OptionField]:
         hints = typing.get_type_hints(options_cls)
     except (NameError, TypeError):
         hints = {}
-    comments = field_comments(options_cls)
-    return [_describe(f.name, hints.get(f.name), _default(f), comments.get(f.name, "")) for f in fields(options_cls)]
+    return [_describe(f.name, hints.get(f.name), _default(f), f.metadata.get("help", ""), f.metadata.get("choices"))
+            for f in fields(options_cls)]
 
 
 def show(field: OptionField, value: Any) -> Any:

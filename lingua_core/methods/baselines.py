@@ -13,17 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..selection import Work
-from .base import Method, NoOptions, register
+from ..selection import Decision, Work
+from .base import Method, NoOptions, option, register
 
 
 @dataclass
 class RandomOptions:
-    seed: int = 42                # the same seed and prompt always give the same compressed prompt
-
-
-def context_tokens_mask(work: Work) -> np.ndarray:
-    return np.isin(work.piece_of, work.context_pieces())
+    seed: int = option(42, "the same seed and prompt always give the same compressed prompt")
 
 
 @register
@@ -35,9 +31,11 @@ class RandomDrop(Method):
     score_name = "random priority (0 to 1)"
     Options = RandomOptions
 
-    def run(self, work: Work, opt: RandomOptions) -> None:
-        work.score[:] = np.random.default_rng(opt.seed).random(len(work.ids))
-        work.fit(work.score, context_tokens_mask(work))
+    def run(self, work: Work, opt: RandomOptions) -> Decision:
+        d = work.decision()
+        d.score[:] = np.random.default_rng(opt.seed).random(len(work.ids))
+        work.fit(d, d.score, work.context_mask())
+        return d
 
 
 @register
@@ -49,8 +47,10 @@ class FirstN(Method):
     score_name = "position from the end of the contexts (1 = first token)"
     Options = NoOptions
 
-    def run(self, work: Work, opt: NoOptions) -> None:
-        eligible = context_tokens_mask(work)
+    def run(self, work: Work, opt: NoOptions) -> Decision:
+        d = work.decision()                          # instruction and question kept, nothing scored yet
+        eligible = work.context_mask()
         n = int(eligible.sum())
-        work.score[eligible] = (n - np.arange(n)) / max(n, 1)
-        work.fit(work.score, eligible)
+        d.score[eligible] = (n - np.arange(n)) / max(n, 1)
+        work.fit(d, d.score, eligible)
+        return d

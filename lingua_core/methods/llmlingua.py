@@ -18,61 +18,40 @@ adds the question to these steps.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import scoring
-from ..result import Stage
-from ..selection import Work
+from ..selection import Decision, Work
 from . import sentence_filter
-from .base import Method, register
+from .base import Method, option, register
 
 
 @dataclass
 class Options:
-    iterative_size: int = 200            # tokens per window of the fine stage (llmlingua's iterative_size)
-    context_budget: int = 100            # target tokens the coarse stage may keep beyond the budget ("+100")
-    use_context_level: bool = True       # coarse stage: drop whole contexts ranked by perplexity
-    use_token_level: bool = True         # fine stage: drop single tokens
-    force_context_ids: tuple[int, ...] = ()  # contexts (0-based) the coarse stage always keeps
-    add_instruction: bool = True         # the scoring pass reads the instruction first (llmlingua: False)
-    use_sentence_level: bool = False     # sentence stage between contexts and tokens (methods/sentence_filter.py)
-    keep_first_sentence: int = 0         # sentence stage: each context's first N sentences get the bonus
-    keep_last_sentence: int = 0          # sentence stage: each context's last N sentences get the bonus
-    keep_sentence_number: int = 0        # sentence stage: each context's N best sentences get the bonus
-    high_priority_bonus: float = 100.0   # sentence stage: added to a priority sentence's score (nats)
-    token_budget_ratio: float = 1.4      # sentence stage: keeps sentences up to this x the contexts' budget
+    iterative_size: int = option(200, "tokens per window of the fine stage (llmlingua's iterative_size)", low=1)
+    context_budget: int = option(100, 'target tokens the coarse stage may keep beyond the budget ("+100")')
+    use_context_level: bool = option(True, "coarse stage: drop whole contexts ranked by perplexity")
+    use_token_level: bool = option(True, "fine stage: drop single tokens")
+    force_context_ids: tuple[int, ...] = option((), "contexts (0-based) the coarse stage always keeps")
+    add_instruction: bool = option(True, "the scoring pass reads the instruction first (llmlingua: False)")
+    use_sentence_level: bool = option(False, "sentence stage between contexts and tokens "
+                                             "(methods/sentence_filter.py)")
+    keep_first_sentence: int = option(0, "sentence stage: each context's first N sentences get the bonus", low=0)
+    keep_last_sentence: int = option(0, "sentence stage: each context's last N sentences get the bonus", low=0)
+    keep_sentence_number: int = option(0, "sentence stage: each context's N best sentences get the bonus", low=0)
+    high_priority_bonus: float = option(100.0, "sentence stage: added to a priority sentence's score (nats)")
+    token_budget_ratio: float = option(1.4, "sentence stage: keeps sentences up to this x the contexts' budget",
+                                       above=0)
 
 
-def context_tokens(work: Work, piece: int) -> int:
-    """Target-LLM tokens of one context plus its separator."""
-    p = work.pieces[piece]
-    return work.count(work.original[p.start:p.end] + work.request.context_sep)
-
-
-def choose_contexts(work: Work, order: list[int], avail: int, overshoot: bool, forced=()) -> list[int]:
-    """Walk ``order`` (best first) keeping contexts while ``avail`` target tokens last.
-
-    With ``overshoot`` the context that crosses the limit is kept too (a fine stage trims it afterwards).
-    """
-    kept, used = [], 0
-    for k in order:
-        size = context_tokens(work, k)
-        if k in forced or used + size <= avail or (overshoot and used < avail):
-            kept.append(k)
-            used += size
-    return kept
-
-
-def feed_plan(work: Work) -> list[tuple[int, int]]:
-    """(token id, global token index or -1 for separator tokens) for the kept contexts, in order."""
+def feed_plan(work: Work, d: Decision) -> list[tuple[int, int]]:
+    """(token id, global token index or -1 for separator tokens) for the contexts ``d`` keeps, in order."""
     sep_ids = scoring.tokenize(work.lm, work.request.context_sep).ids
     plan: list[tuple[int, int]] = []
     for k in work.context_pieces():
-        if not work.pieces[k].kept:
+        if not d.pieces[k].kept:
             continue
         if plan:
             plan += [(t, -1) for t in sep_ids]
@@ -103,19 +82,17 @@ def share_level(share: float) -> float:
     return min(SHARE_LEVELS, key=lambda level: (abs(math.log(share / level)), -level))
 
 
-_PASSES: OrderedDict = OrderedDict()    # recent scoring passes: key -> (scores by plan position)
-_PASSES_LOCK = threading.Lock()
-_PASSES_MAX = 8
+_PASSES = scoring.Cache(8)             # recent scoring passes: key -> (scores by plan position)
 
 
 def _scored_pass(lm, plan: list[tuple[int, int]], prefix_ids: list[int], share: float, window: int) -> np.ndarray:
     """NLL (nats) for every plan position, from the cache when the same pass was run recently."""
     key = (id(lm.model), tuple(t for t, _ in plan), tuple(i < 0 for _, i in plan), tuple(prefix_ids), share,
            window)
-    with _PASSES_LOCK:
-        if key in _PASSES:
-            _PASSES.move_to_end(key)
-            return _PASSES[key]
+    return _PASSES.get_or_compute(key, lambda: _windowed_pass(lm, plan, prefix_ids, share, window))
+
+
+def _windowed_pass(lm, plan: list[tuple[int, int]], prefix_ids: list[int], share: float, window: int) -> np.ndarray:
     scorer = scoring.IncrementalScorer(lm, prefix_ids)
     out = np.zeros(len(plan))
     for lo in range(0, len(plan), window):
@@ -127,46 +104,46 @@ def _scored_pass(lm, plan: list[tuple[int, int]], prefix_ids: list[int], share: 
         n_keep = int(math.ceil(share * real.sum()))
         keep[np.flatnonzero(real)[np.argsort(-nll[real], kind="stable")[:n_keep]]] = True
         scorer.keep(keep)
-    with _PASSES_LOCK:
-        _PASSES[key] = out
-        while len(_PASSES) > _PASSES_MAX:
-            _PASSES.popitem(last=False)
     return out
 
 
-def iterative_scores(work: Work, prefix_ids: list[int], share: float, window: int) -> np.ndarray:
-    """Score the kept contexts window by window, each window given what was kept of the earlier ones.
+def iterative_scores(work: Work, d: Decision, prefix_ids: list[int], share: float, window: int) -> np.ndarray:
+    """Score the contexts ``d`` keeps window by window, each window given what was kept of the earlier ones.
 
     In every window the ``share_level(share)`` most surprising tokens stay in the KV cache; the rest are
-    forgotten before the next window is read. Scores (nats) go to ``work.score``; returns the scored mask.
+    forgotten before the next window is read. Scores (nats) go to ``d.score``; returns the scored mask.
     """
-    plan = feed_plan(work)
+    plan = feed_plan(work, d)
     nll = _scored_pass(work.lm, plan, prefix_ids, share_level(share), max(int(window), 16))
     idx = np.asarray([i for _, i in plan], dtype=np.int64)
     real = idx >= 0
-    work.score[idx[real]] = nll[real]
+    d.score[idx[real]] = nll[real]
     scored = np.zeros(len(work.ids), dtype=bool)
     scored[idx[real]] = True
     return scored
 
 
-def coarse(work: Work, opt: Options, avail: int) -> None:
-    """Budget controller: rank contexts by perplexity (from the scores already in ``work.score``) and drop
-    the least perplexing ones beyond ``avail`` target tokens."""
+def coarse(work: Work, d: Decision, opt, avail: int) -> None:
+    """Budget controller: rank contexts by perplexity (from the scores already in ``d.score``) and drop the
+    least perplexing ones beyond ``avail`` target tokens (``Work.coarse``)."""
     ctx = work.context_pieces()
+    shown = {}
     for k in ctx:
-        values = work.score[work.token_range(k)]
-        work.pieces[k].rank_score = math.exp(float(np.nanmean(values))) if len(values) else 0.0
-    order = sorted(ctx, key=lambda k: (-work.pieces[k].rank_score, k))
-    for r, k in enumerate(order):
-        work.pieces[k].rank = r
+        values = d.score[work.token_range(k)]
+        shown[k] = math.exp(float(np.nanmean(values))) if len(values) else 0.0
+    order = sorted(ctx, key=lambda k: (-shown[k], k))
+    d.rank(order, shown)
     forced = {ctx[i] for i in opt.force_context_ids if 0 <= i < len(ctx)}
-    kept = choose_contexts(work, order, avail, overshoot=opt.use_token_level, forced=forced)
-    for k in ctx:
-        if k not in kept:
-            work.drop_piece(k)
-    work.stages.append(Stage("coarse: contexts", "contexts", len(ctx), len(kept),
-                             f"ranked by perplexity; kept the most surprising within {avail} tokens"))
+    kept = work.coarse(d, order, avail, overshoot=opt.use_token_level, forced=forced)
+    d.note("coarse: contexts", "contexts", len(ctx), len(kept),
+           f"ranked by perplexity; kept the most surprising within {avail} tokens")
+
+
+def prefix_ids(work: Work, with_instruction: bool = True) -> list[int]:
+    """What the fine stage is conditioned on before the contexts: the instruction (unless told not to)."""
+    if not work.request.instruction or not with_instruction:
+        return []
+    return scoring.tokenize(work.lm, work.request.instruction + "\n\n").ids
 
 
 @register
@@ -181,9 +158,12 @@ class LLMLingua(Method):
     score_scale = 1.0 / scoring.LN2
     Options = Options
 
-    def run(self, work: Work, opt: Options) -> None:
+    caches = (_PASSES,)
+
+    def run(self, work: Work, opt: Options) -> Decision:
+        d = work.decision()
         ctx = work.context_pieces()
-        ctx_tokens = sum(context_tokens(work, k) for k in ctx)
+        ctx_tokens = sum(work.context_tokens(k) for k in ctx)
         room = max(work.target - work.fixed_tokens(), 0)           # target tokens left for the contexts
         avail = room + (opt.context_budget if opt.use_token_level else 0)
         use_coarse = opt.use_context_level and len(ctx) > 1 and ctx_tokens > avail
@@ -192,32 +172,23 @@ class LLMLingua(Method):
         # Provisional keep share per window: the final prompt's density, so the cache holds about as much text
         # as the compressed prompt will (and long prompts stay cheap to read).
         share = room / max(ctx_tokens, 1) if opt.use_token_level else 1.0
-        scored = iterative_scores(work, self.prefix_ids(work, opt.add_instruction), share, opt.iterative_size)
+        scored = iterative_scores(work, d, prefix_ids(work, opt.add_instruction), share, opt.iterative_size)
         if use_coarse:
-            coarse(work, opt, avail)
-        kept_pieces = [k for k in ctx if work.pieces[k].kept]
-        kept_ctx = np.isin(work.piece_of, kept_pieces)
+            coarse(work, d, opt, avail)
+        kept_pieces = [k for k in ctx if d.pieces[k].kept]
+        kept_ctx = work.context_mask(kept_pieces)
         in_sentences = sentence_filter.filter_sentences(
-            work, opt, kept_pieces, room, lambda spans, of: sentence_filter.mean_per_sentence(work.score, of, len(spans)),
+            work, d, opt, kept_pieces, room,
+            lambda spans, of: sentence_filter.mean_per_sentence(d.score, of, len(spans)),
             "by their tokens' mean surprise (highest first)")
         if in_sentences is not None:
             kept_ctx &= in_sentences
         if not opt.use_token_level:
-            work.keep |= kept_ctx
-            return
+            d.keep |= kept_ctx
+            return d
         eligible = scored & kept_ctx
-        work.fit(work.score, eligible)
-        work.stages.append(Stage("fine: tokens", "tokens", int(eligible.sum()), int((work.keep & eligible).sum()),
-                                 "each token scored by its surprise given the kept text before it; "
-                                 "the most surprising kept to fit the budget"))
-
-    @classmethod
-    def clear_cache(cls) -> None:
-        with _PASSES_LOCK:
-            _PASSES.clear()
-
-    def prefix_ids(self, work: Work, with_instruction: bool = True) -> list[int]:
-        """What the fine stage is conditioned on before the contexts: the instruction (unless told not to)."""
-        if not work.request.instruction or not with_instruction:
-            return []
-        return scoring.tokenize(work.lm, work.request.instruction + "\n\n").ids
+        work.fit(d, d.score, eligible)
+        d.note("fine: tokens", "tokens", int(eligible.sum()), int((d.keep & eligible).sum()),
+               "each token scored by its surprise given the kept text before it; "
+               "the most surprising kept to fit the budget")
+        return d

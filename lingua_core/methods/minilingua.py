@@ -26,8 +26,6 @@ stay verbatim.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,67 +33,43 @@ import numpy as np
 
 from .. import encoder, scoring, spans
 from . import minilm_rank
-from ..errors import InvalidRequest
 from ..loading import load_model
 from ..result import Stage
-from ..selection import PART_SEP, Work
-from .base import Method, register
+from ..selection import PART_SEP, Decision, Work
+from .base import Method, option, register
 
 NEUTRAL = 0.5          # word score where no word-level model ran
-_CACHE: OrderedDict = OrderedDict()   # (model id, text(s)) -> encoder states or head word probabilities
-_CACHE_LOCK = threading.Lock()
-_CACHE_MAX = 256
-
-
-def cached(key, compute):
-    """``compute()`` once per key among the latest ``_CACHE_MAX`` (a rate sweep reads the prompt once)."""
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = compute()
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > _CACHE_MAX:
-            _CACHE.popitem(last=False)
-    return value
+_CACHE = scoring.Cache(256)   # (model id, text(s)) -> encoder states or head word probabilities (a rate sweep
+#                               reads the prompt once)
 WORD_SCORERS = ("head", "scorer")
 
 
 @dataclass
 class Options:
-    auto: bool = False                       # keep only what is relevant (the rate/target is then a ceiling)
-    auto_margin: float = 0.08                # auto: keep sentences within this relevance of the best one
-    word_scorer: Literal["head", "scorer"] = "head"  # words by the trained token head or the causal scorer
-    doc_weight: float = 1.0                  # a sentence's relevance adds this x its document's similarity
-    sentence_weight: float = 4.0             # priority = this x sentence relevance + word score (0..1)
-    head_docs: int = 3                       # score words inside this many best documents (others: 0.5)
-    reorder_context: Literal["sort", "original"] = "sort"  # render kept documents best first, or as given
-    force_tokens: tuple[str, ...] = ()       # strings always kept (e.g. "\n", "?")
-    force_context_ids: tuple[int, ...] = ()  # documents (0-based) always kept, ranked first
-
-
-def check(opt: Options) -> None:
-    if opt.word_scorer not in WORD_SCORERS:
-        raise InvalidRequest(f"word_scorer={opt.word_scorer!r}; use one of: {', '.join(WORD_SCORERS)}.")
-    if opt.reorder_context not in ("sort", "original"):
-        raise InvalidRequest(f"reorder_context={opt.reorder_context!r}; use 'sort' or 'original'.")
-    if opt.head_docs < 1 or opt.auto_margin < 0:
-        raise InvalidRequest("head_docs must be at least 1 and auto_margin at least 0.")
+    auto: bool = option(False, "keep only what is relevant (the rate/target is then a ceiling)")
+    auto_margin: float = option(0.08, "auto: keep sentences within this relevance of the best one", low=0)
+    word_scorer: Literal["head", "scorer"] = option("head", "words by the trained token head or the causal scorer",
+                                                    choices=WORD_SCORERS)
+    doc_weight: float = option(1.0, "a sentence's relevance adds this x its document's similarity")
+    sentence_weight: float = option(4.0, "priority = this x sentence relevance + word score (0..1)")
+    head_docs: int = option(3, "score words inside this many best documents (others: 0.5)", low=1)
+    reorder_context: Literal["sort", "original"] = option("sort", "render kept documents best first, or as given",
+                                                          choices=("sort", "original"))
+    force_tokens: tuple[str, ...] = option((), 'strings always kept (e.g. "\\n", "?")')
+    force_context_ids: tuple[int, ...] = option((), "documents (0-based) always kept, ranked first")
 
 
 def piece_text(work: Work, k: int) -> str:
     return work.original[work.pieces[k].start:work.pieces[k].end]
 
 
-def rank_documents(work: Work, opt: Options, q: np.ndarray, reads: dict) -> tuple[list[int], dict[int, float]]:
+def rank_documents(work: Work, d: Decision, opt: Options, q: np.ndarray, reads: dict) -> tuple[list[int], dict]:
     """Contexts best first (forced ones first of all) and each one's similarity to the question."""
     ctx = work.context_pieces()
     sim = {k: float(minilm_rank.pool(reads[k]) @ q) for k in ctx}
     forced = {ctx[i] for i in opt.force_context_ids if 0 <= i < len(ctx)}
     order = sorted(ctx, key=lambda k: (k not in forced, -sim[k], k))
-    for r, k in enumerate(order):
-        work.pieces[k].rank, work.pieces[k].rank_score = r, sim[k]
+    d.rank(order, sim)
     return order, sim
 
 
@@ -127,7 +101,7 @@ def word_spans(work: Work, head, opt: Options, docs: list[int]) -> tuple[list, n
         todo = [k for k in docs if ("head", id(head.model), texts[k]) not in _CACHE]
         fresh = dict(zip(todo, encoder.text_word_probs(head, [texts[k] for k in todo], limit, (".", "\n"))))
         for k in docs:
-            w, p = cached(("head", id(head.model), texts[k]), lambda k=k: fresh.get(k) or encoder.text_word_probs(
+            w, p = _CACHE.get_or_compute(("head", id(head.model), texts[k]), lambda k=k: fresh.get(k) or encoder.text_word_probs(
                 head, [texts[k]], limit, (".", "\n"))[0])
             scored[k] = (w, np.asarray(p))
     words, values = [], []
@@ -171,19 +145,6 @@ def token_sentence(work: Work, sents: list, rel: np.ndarray) -> np.ndarray:
     return out
 
 
-def forced_mask(work: Work, opt: Options) -> tuple[np.ndarray, list]:
-    """Context tokens inside a force_tokens occurrence, and the occurrences' spans."""
-    found = []
-    for k in work.context_pieces():
-        p = work.pieces[k]
-        found += spans.find_forced(work.original, opt.force_tokens or (), p.start, p.end)
-    holes = [(s, e) for s, e, _ in found]
-    mask = np.zeros(len(work.ids), dtype=bool)
-    for s, e in holes:
-        mask |= (work.starts < e) & (work.ends > s)
-    return mask & ~work.fixed, holes
-
-
 def auto_keep(work: Work, sents: list, rel: np.ndarray, sent_owner: np.ndarray, opt: Options, top: int) -> np.ndarray:
     """Auto mode: tokens of the sentences whose relevance is within ``auto_margin`` of the best, inside the
     best-ranked document and any other whose best sentence comes that close."""
@@ -208,82 +169,84 @@ class MiniLingua(Method):
     Options = Options
     offline_options: dict = {}               # the bundled encoder and head ship with the repo
 
-    @classmethod
-    def clear_cache(cls) -> None:
-        with _CACHE_LOCK:
-            _CACHE.clear()
+    caches = (_CACHE,)
 
-    def run(self, work: Work, opt: Options) -> None:
-        check(opt)
+    def run(self, work: Work, opt: Options) -> Decision:
+        d = work.decision()
         ctx = work.context_pieces()
         if not ctx:
-            return
+            return d
         enc = load_model("bundled", work.lm.device, kind="embedding")
         head = load_model("bundled", work.lm.device, kind="token-classification")
         texts = (work.request.question,) + tuple(piece_text(work, k) for k in ctx)
-        q_read, *doc_reads = cached(("read", id(enc.model), texts), lambda: minilm_rank.read(enc, list(texts)))
+        q_read, *doc_reads = _CACHE.get_or_compute(("read", id(enc.model), texts),
+                                                   lambda: minilm_rank.read(enc, list(texts)))
         reads = dict(zip(ctx, doc_reads))
         q = minilm_rank.pool(q_read)
-        order, sim = rank_documents(work, opt, q, reads)
-        work.set_order(order if opt.reorder_context == "sort" else ctx)
+        order, sim = rank_documents(work, d, opt, q, reads)
+        d.order = work.ordered(order if opt.reorder_context == "sort" else ctx)
         sents, rel = sentence_relevance(work, opt, q, reads, sim)
         docs = order[:opt.head_docs]
-        forced, holes = forced_mask(work, opt)
+        found = work.find(opt.force_tokens or ())
+        holes = [(s, e) for s, e, _ in found]
         words, probs = word_spans(work, head, opt, docs)
-        groups = spans.group_tokens(work, spans.carve(words, holes) + holes)
-        work.unit_of = groups                              # words (and forced strings) kept or dropped whole
+        d.units = groups = work.units_from_spans(spans.carve(words, holes) + holes)   # words kept or dropped whole
         if opt.word_scorer == "head":
             word = spans.group_values(groups, spans.span_values(work, words, probs), "max")[groups]
             word = np.nan_to_num(word, nan=NEUTRAL)
         else:
             word = scorer_token_scores(work, docs, groups)
-        work.score = opt.sentence_weight * token_sentence(work, sents, rel) + word
-        work.score[work.fixed] = np.nan
-        forced = spans.group_values(groups, forced.astype(float), "max")[groups] > 0
+        d.score = opt.sentence_weight * token_sentence(work, sents, rel) + word
+        d.score[work.fixed] = np.nan
+        forced = spans.group_values(groups, (work.overlapping(found) & ~work.fixed).astype(float), "max")[groups] > 0
         forced &= ~work.fixed
-        work.keep |= forced
+        d.keep |= forced
         eligible = ~work.fixed & ~forced
         if opt.auto:
-            self._auto(work, opt, sents, rel, order[0], eligible)
+            auto(work, d, opt, sents, rel, order[0], eligible)
         else:
-            work.fit(work.score, eligible)
-        self._stages(work, opt, ctx, sents, groups, eligible | forced)
+            work.fit(d, d.score, eligible)
+        stages(work, d, opt, ctx, sents, groups, eligible | forced)
+        return d
 
-    def _auto(self, work: Work, opt: Options, sents, rel, top: int, eligible: np.ndarray) -> None:
-        """Keep the relevant sentences; fit to the ceiling only when they exceed it."""
-        owner = np.asarray([work.piece_of[np.searchsorted(work.ends, s, side="right")] for s, _ in sents])
-        keep = work.keep | (auto_keep(work, sents, rel, owner, opt, top) & eligible)
-        ceiling = work.target
-        chosen = work.count(work.render(keep))
-        if chosen <= ceiling:
-            work.keep = keep
-            work.target = chosen
-        else:
-            work.fit(work.score, eligible)
-        ratio = work.origin_tokens / max(min(chosen, ceiling), 1)
-        work.stages.append(Stage("auto: budget", "tokens", work.origin_tokens, min(chosen, ceiling),
-                                 f"kept the sentences within {opt.auto_margin} of the best relevance: "
-                                 f"{ratio:.1f}x, under the ceiling of {ceiling} tokens"
-                                 + ("" if chosen <= ceiling else f" (they took {chosen}, so words were cut)")))
 
-    @staticmethod
-    def _stages(work: Work, opt: Options, ctx: list[int], sents, groups: np.ndarray, units: np.ndarray) -> None:
-        kept_docs = [k for k in ctx if work.keep[work.token_range(k)].any()]
-        for k in ctx:
-            if k not in kept_docs:
-                work.pieces[k].kept = False
-        first, last = spans.overlaps(work.starts, work.ends, sents)
-        kept_sents = len({int(f) for f, l, kk in zip(first, last, work.keep) if kk and f <= l})
-        n_words = len(np.unique(groups[units]))
-        kept_words = len(np.unique(groups[units & work.keep]))
-        how = "the trained token head's keep probability" if opt.word_scorer == "head" else \
-            "the scorer's self-information given the question"
-        work.stages[:0] = [
-            Stage("coarse: documents", "contexts", len(ctx), len(kept_docs),
-                  "ranked by the MiniLM encoder's cosine similarity to the question"
-                  + (", best first" if opt.reorder_context == "sort" else "")),
-            Stage("middle: sentences", "sentences", len(sents), kept_sents,
-                  f"relevance = sentence similarity + {opt.doc_weight} x document similarity"),
-            Stage("fine: words", "words", n_words, kept_words,
-                  f"inside the relevant sentences, words by {how}; budget met in target-LLM tokens"),
-        ]
+def auto(work: Work, d: Decision, opt: Options, sents, rel, top: int, eligible: np.ndarray) -> None:
+    """Keep the relevant sentences; fit to the ceiling only when they exceed it."""
+    owner = np.asarray([work.piece_of[np.searchsorted(work.ends, s, side="right")] for s, _ in sents])
+    keep = d.keep | (auto_keep(work, sents, rel, owner, opt, top) & eligible)
+    ceiling = work.target
+    chosen = work.count(work.render(d, keep))
+    if chosen <= ceiling:
+        d.keep = keep
+        d.target = chosen                          # the result reports what auto chose as its budget
+    else:
+        work.fit(d, d.score, eligible)
+    ratio = work.origin_tokens / max(min(chosen, ceiling), 1)
+    d.note("auto: budget", "tokens", work.origin_tokens, min(chosen, ceiling),
+           f"kept the sentences within {opt.auto_margin} of the best relevance: "
+           f"{ratio:.1f}x, under the ceiling of {ceiling} tokens"
+           + ("" if chosen <= ceiling else f" (they took {chosen}, so words were cut)"))
+
+
+def stages(work: Work, d: Decision, opt: Options, ctx: list[int], sents, groups: np.ndarray,
+           units: np.ndarray) -> None:
+    """The documents without a kept token count as dropped; the three stages go before any auto note."""
+    kept_docs = [k for k in ctx if d.keep[work.token_range(k)].any()]
+    for k in ctx:
+        if k not in kept_docs:
+            d.pieces[k].kept = False
+    first, last = spans.overlaps(work.starts, work.ends, sents)
+    kept_sents = len({int(f) for f, l, kk in zip(first, last, d.keep) if kk and f <= l})
+    n_words = len(np.unique(groups[units]))
+    kept_words = len(np.unique(groups[units & d.keep]))
+    how = "the trained token head's keep probability" if opt.word_scorer == "head" else \
+        "the scorer's self-information given the question"
+    d.stages[:0] = [
+        Stage("coarse: documents", "contexts", len(ctx), len(kept_docs),
+              "ranked by the MiniLM encoder's cosine similarity to the question"
+              + (", best first" if opt.reorder_context == "sort" else "")),
+        Stage("middle: sentences", "sentences", len(sents), kept_sents,
+              f"relevance = sentence similarity + {opt.doc_weight} x document similarity"),
+        Stage("fine: words", "words", n_words, kept_words,
+              f"inside the relevant sentences, words by {how}; budget met in target-LLM tokens"),
+    ]

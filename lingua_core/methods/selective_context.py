@@ -11,17 +11,13 @@ the stage note reports the percentile that amounts to. Instruction and question 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import phrases, scoring, spans
-from ..errors import InvalidRequest
-from ..result import Stage
-from ..selection import Work
-from .base import Method, register
+from ..selection import Decision, Work
+from .base import Method, option, register
 
 LEVELS = {"token": "tokens", "phrase": "phrases", "sent": "sentences"}   # reduce_level (the reference's names)
 UNIT_SCORES = ("sum", "mean")
@@ -29,18 +25,12 @@ UNIT_SCORES = ("sum", "mean")
 
 @dataclass
 class Options:
-    reduce_level: str = "phrase"            # lexical unit: "token", "phrase" or "sent"
-    chunker: str = "auto"                   # phrase/sentence splitter: "auto" (spaCy if installed, else rules),
-                                            # "spacy" or "rules"
-    unit_score: str = "sum"                 # a unit's self-information from its tokens': "sum" (paper) or "mean"
-    force_tokens: tuple[str, ...] = ()      # strings always kept (cut out of their unit, kept on their own)
-
-
-def check(opt: Options) -> None:
-    if opt.reduce_level not in LEVELS:
-        raise InvalidRequest(f"reduce_level={opt.reduce_level!r}; use one of: {', '.join(LEVELS)}.")
-    if opt.unit_score not in UNIT_SCORES:
-        raise InvalidRequest(f"unit_score={opt.unit_score!r}; use one of: {', '.join(UNIT_SCORES)}.")
+    reduce_level: str = option("phrase", 'lexical unit: "token", "phrase" or "sent"', choices=tuple(LEVELS))
+    chunker: str = option("auto", 'phrase/sentence splitter: "auto" (spaCy if installed, else rules), "spacy" '
+                                  'or "rules"', choices=("auto",) + tuple(phrases.CHUNKERS))
+    unit_score: str = option("sum", "a unit's self-information from its tokens': \"sum\" (paper) or \"mean\"",
+                             choices=UNIT_SCORES)
+    force_tokens: tuple[str, ...] = option((), "strings always kept (cut out of their unit, kept on their own)")
 
 
 def unit_spans(work: Work, opt: Options) -> list[tuple[int, int]]:
@@ -54,9 +44,7 @@ def unit_spans(work: Work, opt: Options) -> list[tuple[int, int]]:
     return out
 
 
-_SCORES: OrderedDict = OrderedDict()     # (model, token ids of the contexts) -> NLL per context, most recent last
-_SCORES_LOCK = threading.Lock()
-_SCORES_MAX = 16
+_SCORES = scoring.Cache(16)     # (model, token ids of the contexts) -> NLL per context
 
 
 def token_self_info(work: Work) -> np.ndarray:
@@ -67,16 +55,7 @@ def token_self_info(work: Work) -> np.ndarray:
     """
     ctx = work.context_pieces()
     key = (id(work.lm.model), tuple(tuple(work.piece_ids(k)) for k in ctx))
-    with _SCORES_LOCK:
-        nll = _SCORES.get(key)
-        if nll is not None:
-            _SCORES.move_to_end(key)
-    if nll is None:
-        nll = scoring.score_many(work.lm, [list(ids) for ids in key[1]])
-        with _SCORES_LOCK:
-            _SCORES[key] = nll
-            while len(_SCORES) > _SCORES_MAX:
-                _SCORES.popitem(last=False)
+    nll = _SCORES.get_or_compute(key, lambda: scoring.score_many(work.lm, [list(ids) for ids in key[1]]))
     out = np.full(len(work.ids), np.nan)
     for k, values in zip(ctx, nll):
         out[work.token_range(k)] = values
@@ -96,37 +75,28 @@ class SelectiveContext(Method):
     Options = Options
     offline_options: dict = {}               # runs offline on the bundled scorer as it is
 
-    @classmethod
-    def clear_cache(cls) -> None:
-        with _SCORES_LOCK:
-            _SCORES.clear()
+    caches = (_SCORES,)
 
-    def run(self, work: Work, opt: Options) -> None:
-        check(opt)
-        found = []
-        for k in work.context_pieces():
-            p = work.pieces[k]
-            found += spans.find_forced(work.original, opt.force_tokens or (), p.start, p.end)
+    def run(self, work: Work, opt: Options) -> Decision:
+        found = work.find(opt.force_tokens or ())
         holes = [(s, e) for s, e, _ in found]
+        d = work.decision()
         if opt.reduce_level == "token":
             groups = work.unit_of
         else:
-            groups = spans.group_tokens(work, spans.carve(unit_spans(work, opt), holes) + holes)
-            work.unit_of = groups            # a phrase or sentence is kept or dropped whole
-        info = token_self_info(work)
-        work.score = spans.group_values(groups, info, opt.unit_score)[groups]
-        forced = np.zeros(len(work.ids), dtype=bool)
-        for s, e in holes:
-            forced |= (work.starts < e) & (work.ends > s)
+            d.units = groups = work.units_from_spans(spans.carve(unit_spans(work, opt), holes) + holes)
+        info = token_self_info(work)                  # a phrase or sentence is kept or dropped whole
+        d.score = spans.group_values(groups, info, opt.unit_score)[groups]
+        forced = work.overlapping(found)
         forced = (spans.group_values(groups, forced.astype(float), "max")[groups] > 0) & ~work.fixed
-        work.keep |= forced
+        d.keep |= forced
         eligible = ~work.fixed & ~forced
-        work.fit(work.score, eligible)
+        work.fit(d, d.score, eligible)
         units = np.unique(groups[eligible])
-        kept = np.unique(groups[eligible & work.keep])
+        kept = np.unique(groups[eligible & d.keep])
         dropped_pct = 100.0 * (len(units) - len(kept)) / max(len(units), 1)
         level = LEVELS[opt.reduce_level]
         chunker = "" if opt.reduce_level == "token" else f" ({phrases.get_chunker(opt.chunker).name} chunker)"
-        work.stages.append(Stage(f"filter: {level}", level, len(units), len(kept),
-                                 f"dropped the {level} below the {dropped_pct:.0f}th percentile of "
-                                 f"self-information{chunker}"))
+        d.note(f"filter: {level}", level, len(units), len(kept),
+               f"dropped the {level} below the {dropped_pct:.0f}th percentile of self-information{chunker}")
+        return d

@@ -12,7 +12,7 @@ whatever its rank. The fine stage then chooses only among the kept sentences' to
 touches the keep mask itself.
 
 The options are fields of each method's ``Options`` (same names as llmlingua, ``use_sentence_level`` for
-``use_sentence_level_filter``); ``filter_sentences`` reads them by name.
+``use_sentence_level_filter``, declared with the same help and ranges); ``filter_sentences`` reads them by name.
 """
 
 from __future__ import annotations
@@ -22,21 +22,11 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import phrases
-from ..errors import InvalidRequest
-from ..result import Stage
-from ..selection import Work
+from ..selection import Decision, Work
 
 # The Options fields every method with this stage declares (their defaults are llmlingua's).
 FIELDS = ("use_sentence_level", "keep_first_sentence", "keep_last_sentence", "keep_sentence_number",
           "high_priority_bonus", "token_budget_ratio")
-
-
-def check(opt) -> None:
-    for name in ("keep_first_sentence", "keep_last_sentence", "keep_sentence_number"):
-        if getattr(opt, name) < 0:
-            raise InvalidRequest(f"{name} must be 0 or more (a number of sentences); got {getattr(opt, name)!r}.")
-    if not opt.token_budget_ratio > 0:
-        raise InvalidRequest(f"token_budget_ratio must be positive (e.g. 1.4); got {opt.token_budget_ratio!r}.")
 
 
 def sentences(work: Work, pieces: list[int]) -> tuple[list[tuple[int, int]], list[int]]:
@@ -87,15 +77,14 @@ def bonus(scores: np.ndarray, owner: list[int], opt) -> np.ndarray:
     return out
 
 
-def filter_sentences(work: Work, opt, pieces: list[int], room: int,
+def filter_sentences(work: Work, d: Decision, opt, pieces: list[int], room: int,
                      score: Callable[[list[tuple[int, int]], np.ndarray], np.ndarray], note: str,
                      must_keep: np.ndarray | None = None) -> np.ndarray | None:
     """Run the stage over ``pieces`` when ``opt.use_sentence_level`` is on; returns the mask of tokens in kept
-    sentences (None when the stage is off). ``score(spans, token_sentence)`` gives each sentence's score,
+    sentences (None when the stage is off); the stage is noted in ``d``. ``score(spans, token_sentence)`` gives each sentence's score,
     ``room`` is the contexts' budget in target tokens, ``note`` says how sentences were ranked."""
     if not opt.use_sentence_level or not pieces:
         return None
-    check(opt)
     spans, owner = sentences(work, sorted(pieces))      # in prompt order, whatever order the method renders
     of = token_sentence(work, spans, owner)
     limit = opt.token_budget_ratio * room
@@ -114,7 +103,7 @@ def filter_sentences(work: Work, opt, pieces: list[int], room: int,
         why = f"ranked {note}; kept the best within {limit:.0f} tokens ({opt.token_budget_ratio:g}x the budget)"
     hold = (must_keep if must_keep is not None else np.zeros(len(work.ids), bool)) | work.forced
     kept[np.unique(of[hold & (of >= 0)])] = True
-    work.stages.append(Stage("sentences", "sentences", len(spans), int(kept.sum()), why))
+    d.note("sentences", "sentences", len(spans), int(kept.sum()), why)
     return (of >= 0) & kept[np.maximum(of, 0)]
 
 

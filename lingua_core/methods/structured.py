@@ -30,19 +30,18 @@ import math
 import re
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from .. import scoring
-from . import ranking
 from ..errors import InvalidRequest
-from ..result import Request, Stage
-from ..selection import Work, rate_priority
+from ..result import Request
+from ..selection import Decision, Work, rate_priority
 from . import longllmlingua as ll
 from . import sentence_filter
-from .base import Method, register
-from .llmlingua import LLMLingua, context_tokens, iterative_scores
+from .base import Method, option, register
+from .llmlingua import LLMLingua, iterative_scores, prefix_ids
 from .llmlingua import coarse as perplexity_coarse
 from .longllmlingua import Condition, Order
 
@@ -55,23 +54,29 @@ Ranker = Literal["llmlingua", "longllmlingua", "bm25", "sentbert", "gzip"]
 
 @dataclass
 class Options:
-    iterative_size: int = 200     # tokens per window of the scoring pass (llmlingua's iterative_size)
-    rank_method: Ranker = "llmlingua"        # contexts ranked by surprise, or by the question as LongLLMLingua does
-    use_context_level: bool = False          # coarse stage: drop whole contexts by rank (llmlingua: on)
-    context_budget: int = 100                # coarse stage: target tokens it may keep beyond the budget ("+100")
-    strict_preserve_uncompressed: bool = True  # coarse stage: never drop a context holding a compress=False part
-    force_context_ids: tuple[int, ...] = ()  # coarse stage: contexts (0-based) always kept
-    condition_in_question: Condition = "after"  # question-aware ranking: question after or before each context
-    reorder_context: Order = "original"      # question-aware: kept contexts as given, best first, or two_stage
-    dynamic_context_compression_ratio: float = 0.0  # question-aware: untagged parts of better contexts keep more
-    condition_compare: bool = False          # question-aware token scores: NLL without minus with the question
-    add_instruction: bool = True             # scores read the instruction first (llmlingua: False)
-    use_sentence_level: bool = False         # sentence stage between contexts and tokens (sentence_filter.py)
-    keep_first_sentence: int = 0             # sentence stage: each context's first N sentences get the bonus
-    keep_last_sentence: int = 0              # sentence stage: each context's last N sentences get the bonus
-    keep_sentence_number: int = 0            # sentence stage: each context's N best sentences get the bonus
-    high_priority_bonus: float = 100.0       # sentence stage: added to a priority sentence's score
-    token_budget_ratio: float = 1.4          # sentence stage: keeps sentences up to this x the contexts' budget
+    iterative_size: int = option(200, "tokens per window of the scoring pass (llmlingua's iterative_size)", low=1)
+    rank_method: Ranker = option("llmlingua", "contexts ranked by surprise, or by the question as LongLLMLingua "
+                                 "does", choices=get_args(Ranker))
+    use_context_level: bool = option(False, "coarse stage: drop whole contexts by rank (llmlingua: on)")
+    context_budget: int = option(100, 'coarse stage: target tokens it may keep beyond the budget ("+100")')
+    strict_preserve_uncompressed: bool = option(True, "coarse stage: never drop a context holding a "
+                                                      "compress=False part")
+    force_context_ids: tuple[int, ...] = option((), "coarse stage: contexts (0-based) always kept")
+    condition_in_question: Condition = option("after", "question-aware ranking: question after or before each "
+                                              "context", choices=get_args(Condition))
+    reorder_context: Order = option("original", "question-aware: kept contexts as given, best first, or "
+                                    "two_stage", choices=get_args(Order))
+    dynamic_context_compression_ratio: float = option(0.0, "question-aware: untagged parts of better contexts "
+                                                      "keep more", low=0, high=1)
+    condition_compare: bool = option(False, "question-aware token scores: NLL without minus with the question")
+    add_instruction: bool = option(True, "scores read the instruction first (llmlingua: False)")
+    use_sentence_level: bool = option(False, "sentence stage between contexts and tokens (sentence_filter.py)")
+    keep_first_sentence: int = option(0, "sentence stage: each context's first N sentences get the bonus", low=0)
+    keep_last_sentence: int = option(0, "sentence stage: each context's last N sentences get the bonus", low=0)
+    keep_sentence_number: int = option(0, "sentence stage: each context's N best sentences get the bonus", low=0)
+    high_priority_bonus: float = option(100.0, "sentence stage: added to a priority sentence's score")
+    token_budget_ratio: float = option(1.4, "sentence stage: keeps sentences up to this x the contexts' budget",
+                                       above=0)
 
 
 @dataclass
@@ -180,18 +185,6 @@ def segment_rates(work: Work, flat: list[Segment], sizes: np.ndarray) -> tuple[n
     return np.where(verbatim, 1.0, np.where(own, given, share)), share
 
 
-def check(opt: Options) -> None:
-    if opt.rank_method not in ("llmlingua", "longllmlingua") + tuple(ranking.RANKERS):
-        raise InvalidRequest(f"rank_method={opt.rank_method!r}: use llmlingua, longllmlingua or one of "
-                             f"{', '.join(ranking.RANKERS)}.")
-    if opt.rank_method == "llmlingua" and (opt.condition_compare or opt.condition_in_question.endswith("_condition")):
-        raise InvalidRequest("Question-aware token scores (condition_compare, '..._condition') need a question-aware "
-                             "rank_method, e.g. rank_method='longllmlingua'.")
-    ll.check(SimpleNamespace(reorder_context=opt.reorder_context, rank_method="longllmlingua",
-                             dynamic_context_compression_ratio=opt.dynamic_context_compression_ratio))
-    ll.parse_condition(opt.condition_in_question)
-
-
 def segment_pieces(work: Work, flat: list[Segment]) -> np.ndarray:
     """The context piece each segment lies in."""
     starts = np.asarray([work.pieces[k].start for k in work.context_pieces()])
@@ -221,34 +214,59 @@ def coarse_options(work: Work, opt: Options, forced: set[int]) -> SimpleNamespac
                            force_context_ids=tuple(ctx.index(k) for k in sorted(forced)))
 
 
-def surprise_stages(work: Work, opt: Options, forced: set[int], room: int, mean_rate: float):
+def surprise_stages(work: Work, d: Decision, opt: Options, forced: set[int], room: int, mean_rate: float):
     """Question-blind scoring (LLMLingua's windowed pass) and its coarse stage; (kept pieces, scored mask,
     sentence scorer, ranking note, per-piece rate shift)."""
-    scored = iterative_scores(work, LLMLingua().prefix_ids(work, opt.add_instruction), mean_rate, opt.iterative_size)
+    scored = iterative_scores(work, d, prefix_ids(work, opt.add_instruction), mean_rate, opt.iterative_size)
     ctx = work.context_pieces()
     avail = room + opt.context_budget
-    if opt.use_context_level and len(ctx) > 1 and sum(context_tokens(work, k) for k in ctx) > avail:
-        perplexity_coarse(work, coarse_options(work, opt, forced), avail)
-    kept = [k for k in ctx if work.pieces[k].kept]
-    return (kept, scored, lambda spans, of: sentence_filter.mean_per_sentence(work.score, of, len(spans)),
+    if opt.use_context_level and len(ctx) > 1 and sum(work.context_tokens(k) for k in ctx) > avail:
+        perplexity_coarse(work, d, coarse_options(work, opt, forced), avail)
+    kept = [k for k in ctx if d.pieces[k].kept]
+    return (kept, scored, lambda spans, of: sentence_filter.mean_per_sentence(d.score, of, len(spans)),
             "by their tokens' mean surprise (highest first)", {})
 
 
-def question_stages(work: Work, opt: Options, forced: set[int], room: int):
+def question_stages(work: Work, d: Decision, opt: Options, forced: set[int], room: int):
     """LongLLMLingua's ranking, coarse stage, reordering and token scores; same tuple as ``surprise_stages``."""
     mode, kind, ranker, note = ll.plan(work, opt)
     passes = ll.Passes(work, opt.add_instruction)
     ctx = work.context_pieces()
-    ranked = ll.rank(work, ranker(passes, ctx))
-    kept = ll.coarse(work, coarse_options(work, opt, forced), ranked, room, note)
-    work.set_order(ll.ORDERS[opt.reorder_context](kept) + [k for k in ctx if k not in kept])
+    ranked = ll.rank(d, ranker(passes, ctx))
+    kept = ll.coarse(work, d, coarse_options(work, opt, forced), ranked, room, note)
+    d.order = work.ordered(ll.ORDERS[opt.reorder_context](kept) + [k for k in ctx if k not in kept])
     alone = passes.need_alone(kept) if kind != "conditioned" else {}
     given = passes.need_conditioned(kept) if kind != "plain" else {}
     for k in kept:
-        work.score[work.token_range(k)] = ll.token_scores(kind, alone.get(k), given.get(k))
-    d = abs(opt.dynamic_context_compression_ratio)
-    shift = dict(zip(kept, np.linspace(d, -d, len(kept)) if len(kept) > 1 else [0.0] * len(kept)))
-    return kept, np.isin(work.piece_of, kept), ll.sentence_scorer(passes, opt, mode, kept), note, shift
+        d.score[work.token_range(k)] = ll.token_scores(kind, alone.get(k), given.get(k))
+    dd = abs(opt.dynamic_context_compression_ratio)
+    shift = dict(zip(kept, np.linspace(dd, -dd, len(kept)) if len(kept) > 1 else [0.0] * len(kept)))
+    return kept, work.context_mask(kept), ll.sentence_scorer(passes, opt, mode, kept), note, shift
+
+
+def fit_segments(work: Work, d: Decision, flat: list[Segment], owner: np.ndarray, sizes: np.ndarray,
+                 seg_piece: np.ndarray, alive: np.ndarray, shift: dict) -> None:
+    """Give each segment its rate over what the stages left of it (``sizes``, target tokens), set the
+    budget they add up to, fit."""
+    rates, share = segment_rates(work, flat, sizes)
+    free = np.asarray([s.compress and s.rate is None for s in flat], dtype=bool)
+    for g in np.flatnonzero(free):
+        rates[g] = float(np.clip(share + shift.get(int(seg_piece[g]), 0.0), ll.MIN_RATE, 1.0))
+    target = int(round(min(work.fixed_tokens() + float(rates @ sizes), work.origin_tokens)))
+    if work.fixed_tokens() <= work.target:     # else instruction + question alone miss the budget asked for
+        d.target = target
+    eligible = alive & ~d.keep
+    priority = np.full(len(work.ids), -np.inf)
+    for g in np.unique(owner[eligible]):
+        idx = np.flatnonzero(eligible & (owner == g))
+        priority[idx] = rate_priority(d.score[idx], rates[g])
+    work.fit(d, priority, eligible)
+    in_ctx = owner >= 0
+    n_verbatim = sum(not s.compress for s in flat)
+    n_own = sum(s.compress and s.rate is not None for s in flat)
+    d.note("fine: segments", "tokens", int(in_ctx.sum()), int(d.keep[in_ctx].sum()),
+           f"{len(flat)} segments: {n_verbatim} kept verbatim, {n_own} at their own rate, "
+           f"the others at {share:.2f}; the best-scored tokens of each kept")
 
 
 @register
@@ -262,17 +280,22 @@ class Structured(Method):
     score_name = "self-information given kept text (bits)"
     score_scale = 1.0 / scoring.LN2
     Options = Options
+    caches = LLMLingua.caches + ll.LongLLMLingua.caches     # the scoring passes it reads are its siblings'
 
-    def prepare(self, request: Request, options: Options) -> Request:
-        """Strip the tags; the segments are kept on this instance (one instance serves one call)."""
+    @classmethod
+    def check(cls, opt: Options) -> None:
+        if opt.rank_method == "llmlingua" and (opt.condition_compare or opt.condition_in_question.endswith("_condition")):
+            raise InvalidRequest("Question-aware token scores (condition_compare, '..._condition') need a "
+                                 "question-aware rank_method, e.g. rank_method='longllmlingua'.")
+
+    def prepare(self, request: Request, options: Options) -> tuple[Request, list[list[Segment]]]:
+        """Strip the tags; the segments of each context go to ``run`` as ``work.parsed``."""
         parsed = [parse_context(c) for c in request.context]
-        self.segments = [segs for _, segs in parsed]
-        return replace(request, context=[plain for plain, _ in parsed])
+        return replace(request, context=[plain for plain, _ in parsed]), [segs for _, segs in parsed]
 
-    def run(self, work: Work, opt: Options) -> None:
-        check(opt)
-        segments = getattr(self, "segments", None) or [
-            [Segment(0, p.end - p.start)] for p in work.pieces if p.role == "context"]
+    def run(self, work: Work, opt: Options) -> Decision:
+        d = work.decision()
+        segments = work.parsed or [[Segment(0, p.end - p.start)] for p in work.pieces if p.role == "context"]
         owner, flat = token_segments(work, segments)
         sizes = np.asarray([work.count(work.original[s.start:s.end]) for s in flat], dtype=float)
         seg_piece = segment_pieces(work, flat)
@@ -285,40 +308,17 @@ class Structured(Method):
             forced |= {int(seg_piece[g]) for g in np.flatnonzero(verbatim_seg)}
         room = max(work.target - work.fixed_tokens(), 0)
         if opt.rank_method != "llmlingua" and work.request.question.strip():
-            self.score_name = "question-aware score of LongLLMLingua (bits)"
-            kept, scored, sentence_score, note, shift = question_stages(work, opt, forced, room)
+            d.score_name = "question-aware score of LongLLMLingua (bits)"
+            kept, scored, sentence_score, note, shift = question_stages(work, d, opt, forced, room)
         else:
             rates, _ = segment_rates(work, flat, sizes)
             mean_rate = float(rates[owner[in_ctx]].mean()) if in_ctx.any() else 1.0
-            kept, scored, sentence_score, note, shift = surprise_stages(work, opt, forced, room, mean_rate)
-        in_kept = np.isin(work.piece_of, kept)
-        in_sentences = sentence_filter.filter_sentences(work, opt, kept, room, sentence_score, note, verbatim)
+            kept, scored, sentence_score, note, shift = surprise_stages(work, d, opt, forced, room, mean_rate)
+        in_kept = work.context_mask(kept)
+        in_sentences = sentence_filter.filter_sentences(work, d, opt, kept, room, sentence_score, note, verbatim)
         eligible = in_ctx & ~verbatim & scored & in_kept & (True if in_sentences is None else in_sentences)
-        work.keep |= verbatim & in_kept
+        d.keep |= verbatim & in_kept
         alive = eligible | (verbatim & in_kept)
-        self.fit_segments(work, flat, owner, sizes * left_share(owner, alive, np.isin(seg_piece, kept)), seg_piece,
-                          alive, shift)
-
-    def fit_segments(self, work: Work, flat: list[Segment], owner: np.ndarray, sizes: np.ndarray,
-                     seg_piece: np.ndarray, alive: np.ndarray, shift: dict) -> None:
-        """Give each segment its rate over what the stages left of it (``sizes``, target tokens), set the
-        budget they add up to, fit."""
-        rates, share = segment_rates(work, flat, sizes)
-        free = np.asarray([s.compress and s.rate is None for s in flat], dtype=bool)
-        for g in np.flatnonzero(free):
-            rates[g] = float(np.clip(share + shift.get(int(seg_piece[g]), 0.0), ll.MIN_RATE, 1.0))
-        target = int(round(min(work.fixed_tokens() + float(rates @ sizes), work.origin_tokens)))
-        if work.fixed_tokens() <= work.target:     # else instruction + question alone miss the budget asked for
-            work.target = target
-        eligible = alive & ~work.keep
-        priority = np.full(len(work.ids), -np.inf)
-        for g in np.unique(owner[eligible]):
-            idx = np.flatnonzero(eligible & (owner == g))
-            priority[idx] = rate_priority(work.score[idx], rates[g])
-        work.fit(priority, eligible)
-        in_ctx = owner >= 0
-        n_verbatim = sum(not s.compress for s in flat)
-        n_own = sum(s.compress and s.rate is not None for s in flat)
-        work.stages.append(Stage("fine: segments", "tokens", int(in_ctx.sum()), int(work.keep[in_ctx].sum()),
-                                 f"{len(flat)} segments: {n_verbatim} kept verbatim, {n_own} at their own rate, "
-                                 f"the others at {share:.2f}; the best-scored tokens of each kept"))
+        fit_segments(work, d, flat, owner, sizes * left_share(owner, alive, np.isin(seg_piece, kept)), seg_piece,
+                     alive, shift)
+        return d
