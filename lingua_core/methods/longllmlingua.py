@@ -187,7 +187,7 @@ def rank_retriever(method: str):
     """A ranker by ``ranking.relevance`` (BM25, MiniLM, gzip) instead of the scorer: higher relevance first."""
     def ranker(passes: Passes, docs: list[int]) -> dict:
         work = passes.work
-        texts = [work.original[work.pieces[k].start:work.pieces[k].end] for k in docs]
+        texts = [work.piece_text(k) for k in docs]
         rel = ranking.relevance(method, texts, work.request.question, work.lm.device)
         return {k: (-float(r), float(r)) for k, r in zip(docs, rel)}
     return ranker

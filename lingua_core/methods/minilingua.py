@@ -59,10 +59,6 @@ class Options:
     force_context_ids: tuple[int, ...] = option((), "documents (0-based) always kept, ranked first")
 
 
-def piece_text(work: Work, k: int) -> str:
-    return work.original[work.pieces[k].start:work.pieces[k].end]
-
-
 def rank_documents(work: Work, d: Decision, opt: Options, q: np.ndarray, reads: dict) -> tuple[list[int], dict]:
     """Contexts best first (forced ones first of all) and each one's similarity to the question."""
     ctx = work.context_pieces()
@@ -78,7 +74,7 @@ def sentence_relevance(work: Work, opt: Options, q: np.ndarray, reads: dict, sim
     sents, rel, owner = [], [], []
     for k in work.context_pieces():
         start = work.pieces[k].start
-        for s, e in minilm_rank.sentences(piece_text(work, k), start):
+        for s, e in minilm_rank.sentences(work.piece_text(k), start):
             sents.append((s, e))
             rel.append(float(minilm_rank.pool(reads[k], s - start, e - start) @ q) + opt.doc_weight * sim[k])
             owner.append(k)
@@ -94,7 +90,7 @@ def sentence_relevance(work: Work, opt: Options, q: np.ndarray, reads: dict, sim
 def word_spans(work: Work, head, opt: Options, docs: list[int]) -> tuple[list, np.ndarray]:
     """The encoder's word spans of every context and each word's head keep probability (NEUTRAL outside
     ``docs``, or everywhere when the scorer decides the words)."""
-    texts = {k: piece_text(work, k) for k in work.context_pieces()}
+    texts = {k: work.piece_text(k) for k in work.context_pieces()}
     scored = {}
     if opt.word_scorer == "head":
         limit = encoder.encoder_limit(head)
@@ -178,7 +174,7 @@ class MiniLingua(Method):
             return d
         enc = load_model("bundled", work.lm.device, kind="embedding")
         head = load_model("bundled", work.lm.device, kind="token-classification")
-        texts = (work.request.question,) + tuple(piece_text(work, k) for k in ctx)
+        texts = (work.request.question,) + tuple(work.piece_text(k) for k in ctx)
         q_read, *doc_reads = _CACHE.get_or_compute(("read", id(enc.model), texts),
                                                    lambda: minilm_rank.read(enc, list(texts)))
         reads = dict(zip(ctx, doc_reads))
