@@ -162,13 +162,11 @@ def main(argv=None) -> int:
                         help="method names (default: every registered one); 'own' = each example's own method")
     args = parser.parse_args(argv)
     chosen = [examples.by_name(n) for n in args.examples] if args.examples else examples.all_examples()
-    if args.methods == ["own"]:
-        pairs = [(e, e.method) for e in chosen]
-    else:
-        unknown = sorted(set(args.methods or ()) - set(REGISTRY))
-        if unknown:
-            parser.error(f"unknown method(s) {', '.join(unknown)}; choose from: own, {', '.join(REGISTRY)}")
-        pairs = [(e, m) for e in chosen for m in (args.methods or list(REGISTRY))]
+    asked = args.methods or list(REGISTRY)
+    unknown = sorted(set(asked) - set(REGISTRY) - {"own"})
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from: own, {', '.join(REGISTRY)}")
+    pairs = [(e, m) for e in chosen for m in dict.fromkeys(e.method if m == "own" else m for m in asked)]
     lm = load_model("bundled")
     header = ["| example | method | scorer tokens | one forward pass | click -> compression shown | "
               "click -> heatmap drawn |", "|---|---|---|---|---|---|"]
