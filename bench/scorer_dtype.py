@@ -14,6 +14,11 @@ the app does (``loading.load_model`` with the setting) and prints:
 
     python bench/scorer_dtype.py                 # 20 NQ cases (about 15 minutes on 2 busy cores)
     python bench/scorer_dtype.py --cases 5 --dtypes float32 int8
+    python bench/scorer_dtype.py --forward-only --rounds 5   # speed only, the dtypes interleaved round by round
+
+On a shared machine the one-pass figures of the full run drift with the load (each dtype is measured minutes
+apart); ``--forward-only`` times one pass per dtype and prompt in turn, round after round, and prints the
+median of each dtype's per-round speed-up against float32, which the drift mostly cancels out of.
 
 The issue's rule (14, goal 3): a dtype becomes the CPU default only when it is at least 1.5x faster with a
 Jaccard of at least 0.95 on both prompts and the NQ figure within noise.
@@ -117,6 +122,42 @@ def table(runs: list[DtypeRun], n_cases: int, gsm_tokens: int, nq_tokens: int) -
     return "\n".join(lines)
 
 
+def interleaved(dtypes: list[str], texts: dict[str, str], rounds: int) -> str:
+    """Median speed-up against float32 of one pass per dtype and prompt, timed in turn in every round."""
+    import statistics
+    import time
+
+    import torch
+
+    from lingua_core.loading import load_model
+
+    models = {}
+    for dtype in dtypes:
+        os.environ["LINGUA_SCORER_DTYPE"] = dtype
+        models[dtype] = load_model("bundled", device="cpu")
+    ids = {name: torch.tensor([models["float32"].tokenizer(t, add_special_tokens=False)["input_ids"]])
+           for name, t in texts.items()}
+    seconds = {(d, n): [] for d in dtypes for n in texts}
+    with torch.inference_mode():
+        for d in dtypes:                                   # one warm-up pass each
+            models[d].model(ids[next(iter(texts))][:, :64])
+        for _ in range(rounds):
+            for n in texts:
+                for d in dtypes:
+                    started = time.perf_counter()
+                    models[d].model(ids[n])
+                    seconds[d, n].append(time.perf_counter() - started)
+    lines = [f"| dtype | {' | '.join(f'{n} ({ids[n].shape[1]} tok): median s, speed-up' for n in texts)} |",
+             "|---|" + "---|" * len(texts)]
+    for d in dtypes:
+        cells = []
+        for n in texts:
+            ups = [f / s for f, s in zip(seconds["float32", n], seconds[d, n])]
+            cells.append(f"{statistics.median(seconds[d, n]):.2f} s, {statistics.median(ups):.2f}x")
+        lines.append(f"| {d} | {' | '.join(cells)} |")
+    return "\n".join(lines) + f"\n({rounds} rounds, dtypes interleaved)"
+
+
 def main(argv=None) -> int:
     import nq_cases
 
@@ -127,10 +168,17 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", type=int, default=20, help="NQ cases for the Jaccard and answer-kept figures")
     parser.add_argument("--dtypes", nargs="+", default=list(SCORER_DTYPES), choices=SCORER_DTYPES,
                         help="dtypes to measure (float32, the reference, is always measured first)")
+    parser.add_argument("--forward-only", action="store_true", help="only the interleaved one-pass speed-ups")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds for --forward-only")
     args = parser.parse_args(argv)
     dtypes = ["float32"] + [d for d in args.dtypes if d != "float32"]
     demos, question = gsm8k_prompt(GSM8K_SHOTS)
     cases = nq_cases.build_cases(args.cases)
+    if args.forward_only:
+        texts = {"GSM8K": compress_text(demos, question), "NQ": nq_cases.prompt_text(nq_cases.request(cases[0]))}
+        print(interleaved(dtypes, texts, args.rounds))
+        print(cpu())
+        return 0
     runs = []
     for dtype in dtypes:
         runs.append(run_dtype(dtype, cases, demos, question))
