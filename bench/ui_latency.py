@@ -104,7 +104,7 @@ def pick_method(page, label: str) -> None:
 
 def click_once(page, example, method: str, label: str) -> dict:
     """Clear, fill the example, pick the method, click Compress; the page's stamps (ms after the click)."""
-    page.get_by_role("button", name="Clear").click()
+    page.locator("#clear").click()
     page.wait_for_function(CLEARED, timeout=60_000)
     page.get_by_text(example.label, exact=True).click()
     page.wait_for_function("v => document.querySelector('#context textarea').value === v", arg=example.context_text,
