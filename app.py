@@ -138,7 +138,7 @@ def build_compress_tab(gold: gr.Textbox) -> tuple[compress_tab.Inputs, compress_
             ui = compress_tab.build_inputs()
         with gr.Row():
             compress_btn = gr.Button("Compress", variant="primary", scale=3, elem_id="compress")
-            clear_btn = gr.ClearButton(value="Clear", scale=1)
+            clear_btn = gr.ClearButton(value="Clear", scale=1, elem_id="clear")
         compress_tab.build_examples(ui, gold)
         out = compress_tab.build_outputs()
         downstream_tab.build(out.prompts_state, ui.target_llm, gold, gpu)   # apart: the only part that sends

@@ -1,5 +1,5 @@
-"""Load: 8 simulated gradio_client users against the app for 60 s; prints requests, failures, latencies and the
-app's peak RSS.
+"""Load: 8 simulated gradio_client users against the app for 60 s; prints requests, failures, latencies (per
+endpoint: median = p50, p95, max; /compress among them) and the app's peak RSS.
 
     python bench/load.py                        # 8 users, 60 s (the figures in docs/reliability.md)
     python bench/load.py --users 16 --seconds 120

@@ -8,6 +8,10 @@ Every variable is optional. Each entry below says what it does and what happens 
                          (default: bundled, HuggingFaceTB/SmolLM2-135M-Instruct, gpt2,
                          Qwen/Qwen2.5-0.5B). The library itself accepts any name.
     LINGUA_DEVICE        "cuda", "cpu" or "auto" (default auto: CUDA when present).
+    LINGUA_SCORER_DTYPE  How a causal scorer runs on the CPU: "float32" (default), "int8" (torch dynamic
+                         quantization of the Linear layers, lm_head kept float32) or "bfloat16". Faster
+                         settings change the scores a little; docs/benchmarks.md has the speed-up and the
+                         agreement with float32. On a GPU the scorer runs in bfloat16 whatever this says.
     LINGUA_CACHE_DIR     Where the converted bundled model is kept
                          (default: ~/.cache/lingua_core).
     LINGUA_TRUST_REMOTE_CODE  "1" to let hub models run their own code (default off).
@@ -52,6 +56,7 @@ from .secret import Secret
 DEFAULT_ALLOWED = ("bundled", "HuggingFaceTB/SmolLM2-135M-Instruct", "gpt2", "Qwen/Qwen2.5-0.5B")
 DEFAULT_BACKEND_URL = "https://api.openai.com/v1"
 DEFAULT_BACKEND_MODEL = "gpt-4o-mini"
+SCORER_DTYPES = ("float32", "int8", "bfloat16")   # LINGUA_SCORER_DTYPE's choices, the default first
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -69,11 +74,26 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name}={raw!r} is not a whole number; unset it or give e.g. {default}.") from None
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    """The variable's value when it is one of ``choices`` (unset: the first); anything else says what to type.
+
+    >>> _choice("LINGUA_UNSET_EXAMPLE", ("float32", "int8"))
+    'float32'
+    """
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name}={raw!r} is not a choice; unset it or use one of: {', '.join(choices)}.")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     scorer: str = "bundled"                       # default scorer model name
     allowed_scorers: tuple[str, ...] = DEFAULT_ALLOWED  # what the app's picker offers
     device: str = "auto"                          # auto | cpu | cuda
+    scorer_dtype: str = "float32"                 # float32 | int8 | bfloat16: the causal scorer on the CPU
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lingua_core")
     trust_remote_code: bool = False               # never on unless asked for
     target_model: str = "gpt-4"                   # tokenizer (and price) the budget is counted in
@@ -102,6 +122,7 @@ def settings() -> Settings:
         scorer=env.get("LINGUA_SCORER", "").strip() or "bundled",
         allowed_scorers=allowed or DEFAULT_ALLOWED,
         device=(env.get("LINGUA_DEVICE", "").strip() or "auto").lower(),
+        scorer_dtype=_choice("LINGUA_SCORER_DTYPE", SCORER_DTYPES),
         cache_dir=Path(cache).expanduser() if cache else Path.home() / ".cache" / "lingua_core",
         trust_remote_code=_flag("LINGUA_TRUST_REMOTE_CODE"),
         target_model=env.get("LINGUA_TARGET_MODEL", "").strip() or "gpt-4",

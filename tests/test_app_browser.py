@@ -1,7 +1,8 @@
 """The app in a real browser: Debian's Chromium, headless, driven by Playwright.
 
 Loads the page, picks the GSM8K example, presses Compress, and checks that the compressed prompt, the
-token heatmap and the cost figures appear; recolours the heatmap; checks an empty form gives a readable
+token heatmap and the cost figures appear; recolours the heatmap; on the NQ example checks the panel names the
+stage and a second click while it compresses queues nothing; checks an empty form gives a readable
 error. A full-page screenshot is saved to ``artifacts/app.png``. On a short prompt it then runs a 3-point
 sweep in the Explore tab (screenshot ``artifacts/explore.png``), clicks rows of its table and sees the
 Compress tab show exactly those compressions, downloads the JSON export, and runs the Batch tab on a bad
@@ -69,6 +70,46 @@ def test_heatmap_recolours_by_the_methods_score(page):
     page.get_by_text("The method's own score").click()
     score_name = REGISTRY[by_name("gsm8k_cot").method].score_name
     expect(page.locator("#heatmap")).to_contain_text(score_name, timeout=30_000)
+
+
+def test_a_second_click_while_compressing_starts_no_second_compression(page):
+    """Click Compress on the NQ example, wait for the stage label (the compression is running), click again:
+    the server answers one /queue/join for the compression (a duplicate would be queued at once, long before
+    the first is shown), and the panel names the stage and how far the scorer has read."""
+    from playwright.sync_api import expect
+
+    from ui.examples import by_name
+
+    joins = []           # (fn_index, HTTP status) of every queue/join the server answered
+
+    def on_response(response):
+        if response.request.method == "POST" and "/queue/join" in response.url:
+            joins.append((json.loads(response.request.post_data)["fn_index"], response.status))
+
+    example = by_name("nq_rag")
+    page.get_by_text(example.label).click()
+    expect(page.locator("#context textarea")).to_have_value(example.context_text)
+    before = page.locator("#compressed textarea").input_value()
+    page.on("response", on_response)
+    try:
+        page.locator("#compress").click()
+        stage = page.get_by_text("Compressing with").first
+        expect(stage).to_be_visible(timeout=RESULT_TIMEOUT_MS)           # the panel names the stage
+        page.locator("#compress").click()                                 # while that compression runs
+        assert stage.is_visible(), "the compression ended before the second click; the test proves nothing"
+        expect(page.get_by_text("the scorer has read").first).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+        expect(page.locator("#compressed textarea")).not_to_have_value(before, timeout=RESULT_TIMEOUT_MS)
+        for _ in range(600):                                              # the heatmap step is queued...
+            if len(joins) >= 2:
+                break
+            page.wait_for_timeout(100)
+        heat = page.get_by_text("Scoring every token for the heatmap")
+        expect(heat).to_have_count(0, timeout=RESULT_TIMEOUT_MS)         # ...and done before the next test
+    finally:
+        page.remove_listener("response", on_response)
+    assert example.question in page.locator("#compressed textarea").input_value()
+    assert joins and all(status == 200 for _, status in joins), joins
+    assert [fn for fn, _ in joins].count(joins[0][0]) == 1, joins       # the second click queued nothing
 
 
 def test_empty_form_gives_a_readable_error(page):

@@ -9,7 +9,9 @@ section) sits at the bottom of this tab.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import gradio as gr
 
 import lingua_core
 from lingua_core import export, pricing
+from lingua_core.loading import LoadedModel, load_model
 from lingua_core.methods import REGISTRY
 from lingua_core.result import Result
 
@@ -70,7 +73,7 @@ def build_inputs() -> Inputs:
         question = gr.Textbox(label="Question (kept verbatim, last)", lines=2, max_lines=6, elem_id="question")
     with gr.Column(scale=2):
         method = gr.Dropdown([(cls.label or name, name) for name, cls in REGISTRY.items()], value=DEFAULT_METHOD,
-                             label="Method")
+                             label="Method", elem_id="method")
         scorer = gr.Dropdown(form.allowed_scorers(), value=form.default_scorer(), label="Scorer model",
                              info="the small LM that scores tokens; the host sets this list")
         budget_mode = gr.Radio([("Ratio", "ratio"), ("Target tokens", "tokens"), ("Auto", AUTO)], value="ratio",
@@ -223,12 +226,56 @@ def shown_report(out: Outputs, report: pipeline.Report, v: dict, note: str = "")
     }
 
 
+# -- the stage a click is in ----------------------------------------------------------------------------------
+class ScorerReads:
+    """A ``pipeline.Progress`` that passes each stage the pipeline names ("Compressing with LLMLingua") on to
+    Gradio's progress bar and, while it is ``attached`` to the scorer, adds how many tokens the scorer has read
+    so far against the prompt's length (counted by a forward pre-hook on the model, only for calls made on
+    the attaching thread, so another request's passes never count): "Compressing with LLMLingua: the scorer
+    has read 1,024 of the prompt's 2,412 tokens", the bar moving from the stage's start towards 95%. A method
+    that reads the prompt more than once stays at 95% until it is done."""
+
+    def __init__(self, progress, prompt: str, total: int | None = None):
+        self.progress, self.prompt, self.total = progress, prompt, total
+        self.stage, self.start, self.read, self.lm, self.thread = "", 0.0, 0, None, None
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.stage, self.start = message, fraction
+        self.progress(fraction, desc=message)
+
+    def _count(self, _module, args, kwargs) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if ids is None:
+            return
+        if self.total is None:                  # on the pipeline's thread, under its model lock: safe to tokenize
+            from lingua_core.scoring import tokenize
+            self.total = max(1, len(tokenize(self.lm, self.prompt).ids))
+        self.read += int(ids.numel())
+        share = min(self.read / self.total, 1.0)
+        self.progress(self.start + (0.95 - self.start) * share,
+                      desc=f"{self.stage}: the scorer has read {self.read:,} of the prompt's {self.total:,} tokens")
+
+    @contextlib.contextmanager
+    def attached(self, lm: LoadedModel):
+        """Count the scorer's reads while the block runs."""
+        self.lm, self.thread = lm, threading.get_ident()
+        handle = lm.model.register_forward_pre_hook(self._count, with_kwargs=True)
+        try:
+            yield self
+        finally:
+            handle.remove()
+
+
 def then_heatmap(event, out: Outputs, gpu=lambda fn: fn):
     """Chain the heatmap step (one self-information pass over the shown report) after ``event`` succeeds."""
     @gpu
     @api_safe
     def on_heatmap(report: pipeline.Report, colour_by: str, progress=gr.Progress()):
-        pipeline.add_heatmap(report, lambda frac, msg: progress(frac, desc=msg))
+        reads = ScorerReads(progress, report.result.original, total=len(report.result.tokens))
+        with reads.attached(load_model(report.scorer, report.device)):
+            pipeline.add_heatmap(report, reads)
         return viz.token_heatmap(report.heat, colour_by), report.heat
 
     return event.success(on_heatmap, [out.report_state, out.colour_by], [out.heatmap, out.heat_state],
@@ -240,12 +287,19 @@ def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button, gpu=lambda fn: fn) -
     @gpu
     @api_safe
     def on_compress(v: dict, progress=gr.Progress()) -> dict:
-        report = pipeline.run(form_from(ui, v), lambda frac, msg: progress(frac, desc=msg), with_heatmap=False)
+        f = form_from(ui, v)
+        reads = ScorerReads(progress, "\n\n".join(p for p in (f.instruction, f.context, f.question) if p))
+        lm, _ = pipeline.load_scorer(f.scorer, reads)   # checks the allow-list; a first load says so
+        with reads.attached(lm):
+            report = pipeline.run(f, reads, with_heatmap=False)
         return shown_report(out, report, v)
 
     inputs = form_inputs(ui) | {out.colour_by, out.requests_per_day, out.output_tokens}
+    # trigger_mode="once" (Gradio's default for clicks, pinned here): a click while this compression is pending
+    # is ignored by the page, so impatient clicks never queue duplicates behind the one model.
     then_heatmap(compress_btn.click(on_compress, inputs, view_outputs(out), api_visibility="private",
-                                    concurrency_id="model", show_progress_on=[out.diff, out.compressed]), out, gpu)
+                                    concurrency_id="model", show_progress_on=[out.diff, out.compressed],
+                                    trigger_mode="once"), out, gpu)
 
     def on_method(name: str) -> dict:
         cls = REGISTRY[name]
