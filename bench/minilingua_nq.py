@@ -14,6 +14,12 @@ Rows go to ``bench/out/minilingua_nq.jsonl`` (resumable, as ``nq_qa.py``'s) and 
 
     python bench/minilingua_nq.py --cases 200 --baseline-cases 20
     python bench/minilingua_nq.py --summary              # the table from the rows already written
+
+``--shard i/n`` takes only the cases with ``case_id % n == i``; give each shard its own ``--out`` and the
+same ``--rows`` glob (rows found there count as done, and the summary reads them all):
+
+    python bench/minilingua_nq.py --shard 1/2 --out bench/out/minilingua_nq_1.jsonl \
+        --rows 'bench/out/minilingua_nq*.jsonl'
 """
 
 from __future__ import annotations
@@ -63,10 +69,11 @@ def run(args) -> None:
     cfg = nq_qa.Config(cases=args.cases, out=args.out)
     lm = nq_qa.load_float32(None)
     reader = nq_qa.Reader(cfg, None)
-    done = nq_qa.finished(nq_qa.load_rows(str(args.out)))
+    done = nq_qa.finished(nq_qa.load_rows(args.rows or str(args.out)))
     env = {**nq_qa.environment(lm, cfg), "cpu": cpu_model()}
     t0 = time.perf_counter()
-    for case in nq_cases.build_cases(args.cases):
+    i, n = (int(x) for x in args.shard.split("/"))
+    for case in (c for c in nq_cases.build_cases(args.cases) if c.case_id % n == i):
         t = time.perf_counter()
         for method, ratio, ask in jobs(case.case_id, args):
             key = nq_qa.row_key(case.case_id, method, ratio, cfg)
@@ -84,10 +91,10 @@ def run(args) -> None:
               flush=True)
 
 
-def summary(path: Path) -> None:
-    rows = nq_qa.load_rows(str(path))
+def summary(pattern: str) -> None:
+    rows = list(nq_qa.finished(nq_qa.load_rows(pattern)).values())
     if not rows:
-        print(f"no rows in {path}")
+        print(f"no rows in {pattern}")
         return
     groups: dict[tuple[str, int], list[dict]] = {}
     for r in rows:
@@ -118,11 +125,14 @@ def main() -> None:
     ap.add_argument("--reader-ratios", type=int, nargs="*", default=[])
     ap.add_argument("--baseline-cases", type=int, default=20)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--shard", default="0/1", help="i/n: take the cases with case_id %% n == i")
+    ap.add_argument("--rows", default="", help="glob of JSONL files whose rows count as done and are summarised "
+                                               "(default: --out)")
     ap.add_argument("--summary", action="store_true", help="print the table from the rows already written")
     args = ap.parse_args()
     if not args.summary:
         run(args)
-    summary(args.out)
+    summary(args.rows or str(args.out))
 
 
 if __name__ == "__main__":

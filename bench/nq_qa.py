@@ -58,9 +58,9 @@ REFERENCES = {   # name -> (the prompt the reader answers, the ratio it stands a
     "gold_filled": (lambda case: nq_cases.gold_filled(case, 1 / ORACLE_RATIO), ORACLE_RATIO),
 }
 VARIANTS = {   # opt-in rows (--methods NAME): a registered method with other options, for diagnosis
-    "longllmlingua_docs": ("longllmlingua", {"use_token_level": False}),
+    "longllmlingua_docs": ("longllmlingua", {"use_token_level": False}),   # whole best-ranked documents only
     "minilingua_auto": ("minilingua", {"auto": True}),        # Auto budget, the asked ratio as its ceiling
-    "llmlingua2_bundled": ("llmlingua2", {"model": "bundled"}),  # MiniLM + the trained head, offline   # whole best-ranked documents only
+    "llmlingua2_bundled": ("llmlingua2", {"model": "bundled"}),  # MiniLM + the trained head, offline
     # the two knobs that decide how many documents survive and how whole the best one stays, spelled out
     # so a row means the same whatever the method's defaults are
     "longllmlingua_cb100_d3": ("longllmlingua", {"context_budget": 100, "dynamic_context_compression_ratio": 0.3}),
