@@ -10,7 +10,8 @@ passes over everything), this method reads the prompt with the 22M-parameter sen
 2. Sentences: every sentence of every context gets a relevance = its own similarity to the question plus
    ``doc_weight`` x its document's.
 3. Words: inside the ``head_docs`` best documents each word gets a keep probability from the trained
-   question-blind head (``word_scorer="head"``), or, with ``word_scorer="scorer"``, the percentile inside its
+   question-blind head (``word_scorer="head"``; with ``answer_words`` the question then moves it: its own words
+   to 0, numbers to 1, names up -- ``answer_priors``), or, with ``word_scorer="scorer"``, the percentile inside its
    document of the scorer's self-information given the question before it (one packed LM pass).
    Words elsewhere get 0.5.
 4. Fit: a token's priority is ``sentence_weight`` x its sentence's relevance plus its word's score, so the
@@ -26,6 +27,7 @@ stay verbatim.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,6 +55,8 @@ class Options:
     doc_weight: float = option(1.0, "a sentence's relevance adds this x its document's similarity")
     sentence_weight: float = option(4.0, "priority = this x sentence relevance + word score (0..1)")
     head_docs: int = option(3, "score words inside this many best documents (others: 0.5)", low=1)
+    answer_words: bool = option(True, "head words: drop the question's own words first, keep numbers and "
+                                      "capitalised names (answer-like words)")
     reorder_context: Literal["sort", "original"] = option("sort", "render kept documents best first, or as given",
                                                           choices=("sort", "original"))
     force_tokens: tuple[str, ...] = option((), 'strings always kept (e.g. "\\n", "?")')
@@ -85,6 +89,32 @@ def sentence_relevance(work: Work, opt: Options, q: np.ndarray, reads: dict, sim
         if mine.any():
             rel[mine] += max(float(rel.max()) - float(rel[mine].max()), 0.0) + 1e-3
     return sents, rel
+
+
+def _bare(word: str) -> str:
+    return re.sub(r"\W+", "", word.lower())
+
+
+def answer_priors(question: str, words: list[str], probs: np.ndarray) -> np.ndarray:
+    """Head keep probabilities adjusted for a question: a word the question already has drops first (0), a word
+    with a digit (not a reference mark like "[3]") is kept (1), a capitalised word the question lacks is at
+    least 0.9. At 16x the head alone drops the dates and names an answer needs (figures in docs/benchmarks.md).
+
+    >>> answer_priors("Who wrote Hamlet?", ["Hamlet", "was", "written", "by", "Shakespeare", "in", "1600", "[3]"],
+    ...               np.full(8, 0.5)).tolist()
+    [0.0, 0.5, 0.5, 0.5, 0.9, 0.5, 1.0, 0.5]
+    """
+    asked = {_bare(w) for w in re.findall(r"\w+", question)}
+    out = np.array(probs, dtype=np.float64)
+    for i, text in enumerate(words):
+        bare = _bare(text)
+        if bare and bare in asked:
+            out[i] = 0.0
+        if any(ch.isdigit() for ch in text) and not re.match(r"\W*\[\d", text):
+            out[i] = 1.0
+        if text[:1].isupper() and bare not in asked:
+            out[i] = max(out[i], 0.9)
+    return out
 
 
 def word_spans(work: Work, head, opt: Options, docs: list[int]) -> tuple[list, np.ndarray]:
@@ -186,6 +216,8 @@ class MiniLingua(Method):
         found = work.find(opt.force_tokens or ())
         holes = [(s, e) for s, e, _ in found]
         words, probs = word_spans(work, head, opt, docs)
+        if opt.answer_words and opt.word_scorer == "head":
+            probs = answer_priors(work.request.question, [work.original[s:e] for s, e in words], probs)
         d.units = groups = work.units_from_spans(spans.carve(words, holes) + holes)   # words kept or dropped whole
         if opt.word_scorer == "head":
             word = spans.group_values(groups, spans.span_values(work, words, probs), "max")[groups]
