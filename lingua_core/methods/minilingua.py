@@ -126,9 +126,12 @@ def word_spans(work: Work, head, opt: Options, docs: list[int]) -> tuple[list, n
         limit = encoder.encoder_limit(head)
         todo = [k for k in docs if ("head", id(head.model), texts[k]) not in _CACHE]
         fresh = dict(zip(todo, encoder.text_word_probs(head, [texts[k] for k in todo], limit, (".", "\n"))))
+
+        def one(k: int):          # a text evicted between the check above and now is scored on its own
+            return fresh[k] if k in fresh else encoder.text_word_probs(head, [texts[k]], limit, (".", "\n"))[0]
+
         for k in docs:
-            w, p = _CACHE.get_or_compute(("head", id(head.model), texts[k]), lambda k=k: fresh.get(k) or encoder.text_word_probs(
-                head, [texts[k]], limit, (".", "\n"))[0])
+            w, p = _CACHE.get_or_compute(("head", id(head.model), texts[k]), lambda k=k: one(k))
             scored[k] = (w, np.asarray(p))
     words, values = [], []
     for k, text in texts.items():
