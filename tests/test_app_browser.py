@@ -53,7 +53,9 @@ def test_example_compresses_and_shows_every_view(page):
     compressed = page.locator("#compressed textarea").input_value()
     assert example.question in compressed and len(compressed) < len(example.context_text) / 3
     expect(page.locator("#heatmap .js-plotly-plot")).to_be_visible(timeout=60_000)
-    expect(page.locator("#heatmap")).to_contain_text("self-information (bits)")       # the colour bar
+    from lingua_core.methods import REGISTRY
+    # the colour bar: the method's own score, from its compression (no second pass)
+    expect(page.locator("#heatmap")).to_contain_text(REGISTRY[example.method].score_name)
     expect(page.locator("#stats")).to_contain_text("tokens")
     expect(page.locator("#cost")).to_contain_text("Saving")
     assert page.locator("#diff del").count() > 0                                        # dropped text, in place
@@ -61,12 +63,15 @@ def test_example_compresses_and_shows_every_view(page):
     page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
 
 
-def test_heatmap_recolours_by_the_methods_score(page):
+def test_heatmap_recolours_by_self_information(page):
+    """Choosing self-information runs its pass once, then the heatmap shows it (and the method's again)."""
     from playwright.sync_api import expect
 
     from ui.examples import by_name
     from lingua_core.methods import REGISTRY
 
+    page.get_by_text("Scorer self-information (bits)").click()
+    expect(page.locator("#heatmap")).to_contain_text("self-information (bits)", timeout=RESULT_TIMEOUT_MS)
     page.get_by_text("The method's own score").click()
     score_name = REGISTRY[by_name("gsm8k_cot").method].score_name
     expect(page.locator("#heatmap")).to_contain_text(score_name, timeout=30_000)

@@ -131,6 +131,46 @@ def test_heatmap_of_a_real_compression(report):
         assert any("kept" in n for n in names) and any("dropped" in n for n in names)
 
 
+def test_the_heatmap_opens_from_the_compressions_own_scores_without_a_pass(report, lm):
+    """One pass per click: the method's colouring needs only the tokenizer; self-information, when asked for,
+    is the same numbers the full build gives, filled into the same tokens."""
+    report, _ = report
+    reads = []
+    hook = lm.model.register_forward_pre_hook(lambda module, args: reads.append(1))
+    try:
+        quick = pipeline.add_heatmap(pipeline.Report(report.result, report.scorer, report.scorer_source,
+                                                     report.device, 0.0), self_info=False).heat
+        assert reads == []                                        # no model pass for the method's colouring
+    finally:
+        hook.remove()
+    full = report.heat
+    assert quick.text == full.text and quick.kept.tolist() == full.kept.tolist()
+    assert np.array_equal(quick.method_score, full.method_score, equal_nan=True)
+    assert np.isnan(quick.self_info).all() and not quick.has_self_info and full.has_self_info
+    assert heatmap.has_method_scores(report.result)
+    heatmap.with_self_info(quick, lm, report.result.original)
+    assert np.array_equal(quick.self_info, full.self_info)
+
+
+def test_a_method_without_scores_is_coloured_by_self_information(lm, gsm8k):
+    """Every registered method scores its tokens (the baselines too: a random priority, a position), so its
+    colouring is drawn from the compression; a result with no scores falls back to self-information, and the
+    API's per-token export always carries self-information (its pass runs when the heatmap did not need it)."""
+    from ui.compress_tab import heatmap_colouring
+
+    unscored = pipeline.Report(tiny_result("ab cd", [(0, 2, math.nan, True), (2, 5, math.nan, False)]),
+                               "bundled", "", "cpu", 0.0)
+    assert heatmap_colouring(unscored, "method") == "self_info"
+    demos, question = gsm8k
+    r = pipeline.run(form.Form(context="\n\n".join(demos[:2]), question=question, ratio=3.0, method="random"),
+                     with_heatmap=False)
+    assert heatmap.has_method_scores(r.result) and heatmap_colouring(r, "method") == "method"
+    pipeline.add_heatmap(r, self_info=False)
+    assert not r.heat.has_self_info
+    tokens = pipeline.as_dict(r, with_tokens=True)["tokens"]
+    assert all(t["self_information_bits"] is not None for t in tokens)
+
+
 def test_wrap_breaks_lines_at_the_width_and_at_line_breaks():
     line, col, width = heatmap.wrap(["a" * 8, "bb", "\n", "c"], columns=9)
     assert line.tolist() == [0, 1, 1, 2] and col.tolist() == [0, 0, 2, 0]

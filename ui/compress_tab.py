@@ -23,7 +23,7 @@ from lingua_core.loading import LoadedModel, load_model
 from lingua_core.methods import REGISTRY
 from lingua_core.result import Result
 
-from . import examples, form, pipeline, savings, views, viz
+from . import examples, form, heatmap, pipeline, savings, views, viz
 from .api import api_safe
 from .form import DEFAULT_LLM, DEFAULT_METHOD
 from .option_fields import OptionField, describe, show
@@ -130,8 +130,9 @@ def build_outputs() -> Outputs:
             compressed = gr.Textbox(label="Compressed prompt", lines=17, max_lines=17, buttons=["copy"],
                                     interactive=False, elem_id="compressed")
     gr.Markdown("#### Token heatmap: every token of the original, wrapped into lines (scroll for more)")
-    colour_by = gr.Radio([("Scorer self-information (bits), the same for every method", "self_info"),
-                          ("The method's own score", "method")], value="self_info", label="Colour by")
+    colour_by = gr.Radio([("The method's own score (from its compression: no extra pass)", "method"),
+                          ("Scorer self-information (bits), the same for every method (one more pass)", "self_info")],
+                         value="method", label="Colour by", elem_id="colour-by")
     with gr.Column(elem_classes="lc-heat-scroll"):
         heatmap = gr.Plot(show_label=False, elem_id="heatmap")
     with gr.Row():
@@ -268,17 +269,31 @@ class ScorerReads:
             handle.remove()
 
 
+def heatmap_colouring(report: pipeline.Report, colour_by: str) -> str:
+    """What the heatmap is coloured by: as asked, except that a method without scores of its own (the
+    baselines) is shown by self-information."""
+    return colour_by if colour_by == "self_info" or heatmap.has_method_scores(report.result) else "self_info"
+
+
+def draw_heatmap(report: pipeline.Report, colour_by: str, progress) -> tuple:
+    """The heatmap of ``report`` coloured by ``colour_by``, running the self-information pass only if that
+    colouring needs it and it has not run (one pass per click: the method's scores come from its compression)."""
+    by = heatmap_colouring(report, colour_by)
+    reads = ScorerReads(progress, report.result.original, total=len(report.result.tokens))
+    with reads.attached(load_model(report.scorer, report.device)):
+        pipeline.add_heatmap(report, reads, self_info=by == "self_info")
+    return viz.token_heatmap(report.heat, by), report.heat, gr.Radio(value=by)
+
+
 def then_heatmap(event, out: Outputs, gpu=lambda fn: fn):
-    """Chain the heatmap step (one self-information pass over the shown report) after ``event`` succeeds."""
+    """Chain the heatmap step after ``event`` succeeds: drawn from the method's own scores when it has them
+    (no second pass), by self-information otherwise or when that colouring is chosen."""
     @gpu
     @api_safe
     def on_heatmap(report: pipeline.Report, colour_by: str, progress=gr.Progress()):
-        reads = ScorerReads(progress, report.result.original, total=len(report.result.tokens))
-        with reads.attached(load_model(report.scorer, report.device)):
-            pipeline.add_heatmap(report, reads)
-        return viz.token_heatmap(report.heat, colour_by), report.heat
+        return draw_heatmap(report, colour_by, progress)
 
-    return event.success(on_heatmap, [out.report_state, out.colour_by], [out.heatmap, out.heat_state],
+    return event.success(on_heatmap, [out.report_state, out.colour_by], [out.heatmap, out.heat_state, out.colour_by],
                          api_visibility="private", concurrency_id="model")
 
 
@@ -309,8 +324,15 @@ def wire(ui: Inputs, out: Outputs, compress_btn: gr.Button, gpu=lambda fn: fn) -
     ui.method.change(on_method, ui.method, [*ui.option_groups.values(), out.how], api_visibility="private")
     ui.budget_mode.change(lambda mode: (gr.Slider(visible=mode != "tokens"), gr.Number(visible=mode == "tokens")),
                           ui.budget_mode, [ui.ratio, ui.target_tokens], api_visibility="private")
-    out.colour_by.change(lambda heat, by: viz.token_heatmap(heat, by) if heat is not None else None,
-                         [out.heat_state, out.colour_by], out.heatmap, api_visibility="private")
+    @gpu
+    @api_safe
+    def on_colour(report, by: str, progress=gr.Progress()):
+        if report is None:                       # nothing compressed yet: the choice applies to the next one
+            return gr.skip(), gr.skip(), gr.skip()
+        return draw_heatmap(report, by, progress)
+
+    out.colour_by.input(on_colour, [out.report_state, out.colour_by], [out.heatmap, out.heat_state, out.colour_by],
+                        api_visibility="private", concurrency_id="model")
 
     @api_safe
     def on_cost(prompts, model: str, per_day: float, output: float) -> str:

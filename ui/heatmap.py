@@ -1,9 +1,11 @@
 """The numbers behind the app's token heatmap: every scorer token of the original, where it sits when the
 prompt is wrapped into lines, its self-information (bits), the method's own score, and whether it was kept.
 
-Whatever the method, the colouring the heatmap opens with is the same: one ``scoring.score`` pass of the
-scorer over the whole original prompt, so methods can be compared on one scale. A method's own tokens (its
-tokenizer may differ, as LLMLingua-2's does) are projected onto the scorer's tokens by character overlap.
+Two colourings: the method's own score, which its compression already computed (so drawing it costs no
+model pass), and the scorer's self-information, one ``scoring.unconditional`` pass over the whole original,
+the same for every method so methods can be compared on one scale. ``build(..., self_info=False)`` leaves the
+second out (NaN) until it is asked for; ``with_self_info`` fills it in. A method's own tokens (its tokenizer
+may differ, as LLMLingua-2's does) are projected onto the scorer's tokens by character overlap.
 ``viz.py`` draws this; nothing here imports plotly.
 """
 
@@ -39,6 +41,16 @@ class HeatmapData:
     @property
     def lines(self) -> int:
         return int(self.line.max()) + 1 if len(self.line) else 0
+
+    @property
+    def has_self_info(self) -> bool:
+        """Whether the self-information pass has run (an empty prompt has nothing to score)."""
+        return not len(self.self_info) or bool(np.isfinite(self.self_info).any())
+
+
+def has_method_scores(result: Result) -> bool:
+    """Whether the method scored any token (the baselines do not): its colouring then needs no pass."""
+    return any(not math.isnan(t.score) for t in result.tokens)
 
 
 def self_information(lm: LoadedModel, text: str) -> tuple[list[tuple[int, int]], np.ndarray]:
@@ -118,12 +130,25 @@ def where_labels(result: Result, spans: list[tuple[int, int]]) -> list[str]:
     return labels
 
 
-def build(result: Result, lm: LoadedModel, columns: int = WRAP) -> HeatmapData:
-    """Heatmap data for ``result``: one scorer pass over its original, the method's view projected on it."""
-    spans, bits = self_information(lm, result.original)
+def build(result: Result, lm: LoadedModel, columns: int = WRAP, self_info: bool = True) -> HeatmapData:
+    """Heatmap data for ``result``: the method's view projected on the scorer's tokens of its original, and
+    with ``self_info`` one scorer pass over that original (without it: the tokenizer only, NaN bits)."""
+    if self_info:
+        spans, bits = self_information(lm, result.original)
+    else:
+        spans = scoring.tokenize(lm, result.original).spans
+        bits = np.full(len(spans), np.nan)
     texts = [result.original[s:e] for s, e in spans]
     kept, method_score = project(result, spans)
     line, col, width = wrap(texts, columns)
     return HeatmapData(texts, [shown_text(t) for t in texts], where_labels(result, spans), line, col, width,
                        np.asarray(bits, dtype=np.float64), method_score, kept, result.method, result.score_name,
                        columns)
+
+
+def with_self_info(data: HeatmapData, lm: LoadedModel, original: str) -> HeatmapData:
+    """``data`` with its self-information filled in by the (cached) whole-prompt pass; the same tokens."""
+    spans, bits = self_information(lm, original)
+    assert len(spans) == len(data.text), "the heatmap's tokens come from the same tokenizer"
+    data.self_info = np.asarray(bits, dtype=np.float64)
+    return data

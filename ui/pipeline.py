@@ -3,8 +3,8 @@
 ``lingua_core.compress`` is the core's entry point (a ``Request`` in, a ``Result`` out); this wraps it for an
 interactive front end: it checks the form (allow-listed scorer), says what it is doing at each step through
 ``progress(fraction, message)`` so a first, slow model load does not look frozen, and adds the heatmap's
-self-information pass as a second step (``add_heatmap``), so the app can show the compressed prompt
-before the heatmap is ready. ``warm_up`` loads the default scorer ahead of the first visitor. ``run_sweep`` and
+numbers as a second step (``add_heatmap``: the method's own scores at once, the self-information pass only
+when it is asked for), so the app can show the compressed prompt before the heatmap is ready. ``warm_up`` loads the default scorer ahead of the first visitor. ``run_sweep`` and
 ``run_batch`` do the same for the Explore and Batch tabs (``lingua_core.sweep`` and ``lingua_core.batch`` do the work).
 
 Model work here runs one call at a time (``_model_lock``): a fast tokenizer shared by two threads can fail
@@ -78,13 +78,21 @@ def run(form: Form, progress: Progress = _quiet, with_heatmap: bool = True) -> R
     return report
 
 
-def add_heatmap(report: Report, progress: Progress = _quiet) -> Report:
-    """Fill in ``report.heat``: one self-information pass of the same scorer over the original."""
-    progress(0.0, "Scoring every token for the heatmap")
+def add_heatmap(report: Report, progress: Progress = _quiet, self_info: bool = True) -> Report:
+    """Fill in ``report.heat``: the method's scores on the scorer's tokens, and with ``self_info`` the
+    self-information pass of the same scorer over the original (run once: a later call only adds what is
+    missing)."""
+    if report.heat is not None and (report.heat.has_self_info or not self_info):
+        return report
+    if self_info:
+        progress(0.0, "Scoring every token for the heatmap's self-information")
     with _model_lock:
         lm = load_model(report.scorer, report.device)
         started = time.perf_counter()
-        report.heat = heatmap.build(report.result, lm)
+        if report.heat is None:
+            report.heat = heatmap.build(report.result, lm, self_info=self_info)
+        else:
+            heatmap.with_self_info(report.heat, lm, report.result.original)
         report.heat_seconds = time.perf_counter() - started
     progress(1.0, "Heatmap ready")
     return report
@@ -192,8 +200,8 @@ def as_dict(report: Report, with_tokens: bool = False) -> dict:
     """A report as plain JSON-ready data (what the app's /compress endpoint returns): ``Result.as_dict`` plus
     where the scorer ran and how long each step took, the contexts' ranking, and with ``with_tokens`` the
     heatmap's numbers for every scorer token (its self-information in bits and the method's own score)."""
-    if with_tokens and report.heat is None:
-        add_heatmap(report)
+    if with_tokens:
+        add_heatmap(report)                     # the self-information pass, unless it ran already
     out = report.result.as_dict()
     out.update(heatmap_seconds=report.heat_seconds, load_seconds=report.load_seconds, scorer=report.scorer,
                scorer_source=report.scorer_source, device=report.device,
