@@ -219,10 +219,19 @@ class Work:
         a method's ``force_tokens``)."""
         return self.overlapping(self.find(strings))
 
-    def units_from_spans(self, unit_spans: list[tuple[int, int]]) -> np.ndarray:
+    def units_from_spans(self, unit_spans: list[tuple[int, int]], whole=()) -> np.ndarray:
         """Group ids for ``Decision.units``: tokens overlapping one span (a word, a phrase) are kept together
-        (``spans.group_tokens``; whitespace joins the unit after it)."""
-        return spans.group_tokens(self, unit_spans)
+        (``spans.group_tokens``; whitespace joins the unit after it). The spans ``whole`` ((start, end, ...)
+        tuples, e.g. ``find``'s forced strings) are cut out of those units and made units of their own, so a
+        forced "." is kept alone instead of forcing its sentence."""
+        holes = [(s, e) for s, e, *_ in whole]
+        return spans.group_tokens(self, spans.carve(unit_spans, holes) + holes)
+
+    def forced_units(self, found, groups: np.ndarray) -> np.ndarray:
+        """Tokens of every unit (``groups``, group id per token) that overlaps one of the spans ``found``;
+        instruction and question tokens never count (they are kept anyway, and no unit crosses a piece)."""
+        hit = spans.group_values(groups, self.overlapping(found).astype(float), "max")[groups] > 0
+        return hit & ~self.fixed
 
     # -- decisions ----------------------------------------------------------------------------------------
     def decision(self) -> Decision:
@@ -300,10 +309,18 @@ class Work:
         run_end = np.maximum.reduceat(self.ends[idx], heads)
         return "".join(self.original[s:e] for s, e in zip(self.starts[idx[heads]], run_end))
 
+    def _units(self, d: Decision) -> np.ndarray:
+        """The units ``d`` keeps whole: its own, or the Work's (tokens split from one character)."""
+        return self.unit_of if d.units is None else d.units
+
+    def _target(self, d: Decision) -> int:
+        """The budget ``d`` is held to: the one the method chose, or the request's."""
+        return self.target if d.target is None else d.target
+
     def _whole_units(self, d: Decision, keep: np.ndarray) -> np.ndarray:
         if len(keep) == 0:
             return keep
-        units = self.unit_of if d.units is None else d.units
+        units = self._units(d)
         unit_kept = np.zeros(units[-1] + 1, dtype=bool)
         np.logical_or.at(unit_kept, units, keep)
         return unit_kept[units]
@@ -316,8 +333,8 @@ class Work:
         Tokens outside ``eligible`` keep their current flag; forced ``eligible`` tokens (``Request.force_strings``)
         are always kept. Returns the achieved target-token count.
         """
-        target = (self.target if d.target is None else d.target) if target is None else target
-        units = self.unit_of if d.units is None else d.units
+        target = self._target(d) if target is None else target
+        units = self._units(d)
         forced = self.forced & eligible
         base = (d.keep & ~eligible) | forced
         eligible = eligible & ~forced
@@ -351,7 +368,7 @@ class Work:
         keep = self._whole_units(d, d.keep)
         compressed = self.render(d, keep)
         got = self.count(compressed)
-        target = self.target if d.target is None else d.target
+        target = self._target(d)
         if not self.request.concate_question:          # the question guided the method but is not returned
             keep = keep & ~np.isin(self.piece_of, [k for k, p in enumerate(self.pieces) if p.role == "question"])
         tokens = [Token(self.original[s:e], s, e, float(d.score[i] * score_scale), bool(keep[i]),

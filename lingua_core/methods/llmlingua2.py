@@ -144,13 +144,11 @@ class LLMLingua2(Method):
             probs += p
             piece_probs[k] = p
         found = forced_spans(work, opt, words)
-        holes = [(s, e) for s, e, _ in found]
         d = work.decision()
-        d.units = groups = work.units_from_spans(spans.carve(words, holes) + holes)   # words kept or dropped whole
+        d.units = groups = work.units_from_spans(words, whole=found)   # words (and forced strings) kept whole
         token_prob = spans.span_values(work, words, np.asarray(probs))
         d.score = spans.group_values(groups, token_prob, "max")[groups]
-        forced = spans.group_values(groups, work.overlapping(found).astype(float), "max")[groups] > 0
-        forced &= ~work.fixed
+        forced = work.forced_units(found, groups)
         d.score[forced] = 1.0
         note = f"encoder {enc.name} ({enc.source}), inputs of at most {limit} tokens"
         if opt.use_context_level and len(ctx) > 1:

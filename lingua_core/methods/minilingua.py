@@ -217,11 +217,10 @@ class MiniLingua(Method):
         sents, rel = sentence_relevance(work, opt, q, reads, sim)
         docs = order[:opt.head_docs]
         found = work.find(opt.force_tokens or ())
-        holes = [(s, e) for s, e, _ in found]
         words, probs = word_spans(work, head, opt, docs)
         if opt.answer_words and opt.word_scorer == "head":
             probs = answer_priors(work.request.question, [work.original[s:e] for s, e in words], probs)
-        d.units = groups = work.units_from_spans(spans.carve(words, holes) + holes)   # words kept or dropped whole
+        d.units = groups = work.units_from_spans(words, whole=found)   # words (and forced strings) kept whole
         if opt.word_scorer == "head":
             word = spans.group_values(groups, spans.span_values(work, words, probs), "max")[groups]
             word = np.nan_to_num(word, nan=NEUTRAL)
@@ -229,8 +228,7 @@ class MiniLingua(Method):
             word = scorer_token_scores(work, docs, groups)
         d.score = opt.sentence_weight * token_sentence(work, sents, rel) + word
         d.score[work.fixed] = np.nan
-        forced = spans.group_values(groups, (work.overlapping(found) & ~work.fixed).astype(float), "max")[groups] > 0
-        forced &= ~work.fixed
+        forced = work.forced_units(found, groups)
         d.keep |= forced
         eligible = ~work.fixed & ~forced
         if opt.auto:

@@ -79,16 +79,14 @@ class SelectiveContext(Method):
 
     def run(self, work: Work, opt: Options) -> Decision:
         found = work.find(opt.force_tokens or ())
-        holes = [(s, e) for s, e, _ in found]
         d = work.decision()
         if opt.reduce_level == "token":
             groups = work.unit_of
         else:
-            d.units = groups = work.units_from_spans(spans.carve(unit_spans(work, opt), holes) + holes)
+            d.units = groups = work.units_from_spans(unit_spans(work, opt), whole=found)
         info = token_self_info(work)                  # a phrase or sentence is kept or dropped whole
         d.score = spans.group_values(groups, info, opt.unit_score)[groups]
-        forced = work.overlapping(found)
-        forced = (spans.group_values(groups, forced.astype(float), "max")[groups] > 0) & ~work.fixed
+        forced = work.forced_units(found, groups)
         d.keep |= forced
         eligible = ~work.fixed & ~forced
         work.fit(d, d.score, eligible)
