@@ -1,8 +1,8 @@
 """What a method reads and what it returns: ``Work``, the prompt laid out, and ``Decision``, what to keep.
 
 ``Work`` is one prompt laid out in pieces and scorer tokens, with the budget; a method only reads it, through
-its attributes and helpers (``context_mask``, ``find``/``forced_mask``, ``units_from_spans``, ``coarse``,
-``fit``, ``render``). ``Decision`` is what the method decided: a keep mask and a score per token, plus, when
+its attributes and helpers (``context_mask``, ``find``/``forced_mask``, ``units_from_spans``/``forced_units``,
+``coarse``, ``fit``, ``render``). ``Decision`` is what the method decided: a keep mask and a score per token, plus, when
 it changed them, the units kept whole, the contexts' order, the coarse ranking, the stages and the budget.
 Methods differ in how they *score* and which pieces they drop first; all of them then call ``Work.fit``,
 which keeps the best-scored tokens until the compressed prompt reaches the budget in the target LLM's
