@@ -34,7 +34,7 @@ from ui import batch_tab, compress_tab, downstream_tab, explore_tab  # noqa: E40
 from ui import examples, form, pipeline, savings, views  # noqa: E402
 from ui.api import api_safe, takes_form  # noqa: E402
 from ui.form import DEFAULT_LLM, Form  # noqa: E402
-from ui.option_fields import describe, show  # noqa: E402
+from ui.option_fields import show  # noqa: E402
 
 try:  # ZeroGPU on Hugging Face Spaces: borrow a GPU for each compression; elsewhere a no-op
     import spaces
@@ -82,7 +82,7 @@ def methods() -> list:
     return [{"name": name, "label": cls.label, "summary": cls.summary, "score_name": cls.score_name,
              "question_aware": cls.question_aware,
              "options": [{"name": f.name, "kind": f.kind, "default": show(f, f.default), "help": f.help}
-                         for f in describe(cls.Options)]} for name, cls in REGISTRY.items()]
+                         for f in form.page_fields(name)]} for name, cls in REGISTRY.items()]
 
 
 def scorers() -> dict:

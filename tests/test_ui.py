@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pytest
 
+import lingua_core
+
 from lingua_core.errors import InvalidRequest
 from lingua_core.methods import REGISTRY
 from lingua_core.result import Piece, Result, Token
@@ -63,6 +65,25 @@ def test_model_naming_options_are_held_to_the_allow_list():
             if form.is_model_option(f.name) and f.kind == "text":
                 with pytest.raises(InvalidRequest, match="not offered here"):
                     form.method_options(name, {f.name: "someone/any-model"})
+
+
+def test_the_page_runs_llmlingua2_offline_on_the_bundled_head_by_default(monkeypatch):
+    """The library keeps llmlingua's hub model as LLMLingua-2's default; the page (form, widgets, /methods)
+    uses the bundled head, so picking the method offline works, and a host's allow-list without "bundled"
+    still lets both defaults through while a typed model is checked."""
+    assert form.method_options("llmlingua2", {})["model"] == "bundled"
+    assert {f.name: f.default for f in form.page_fields("llmlingua2")}["model"] == "bundled"
+    from lingua_core.methods.llmlingua2 import DEFAULT_MODEL
+    assert form.method_options("llmlingua2", {"model": DEFAULT_MODEL})["model"] == DEFAULT_MODEL
+    monkeypatch.setenv("LINGUA_ALLOWED_SCORERS", "gpt2")
+    assert form.method_options("llmlingua2", {})["model"] == "bundled"
+    with pytest.raises(InvalidRequest, match="not offered here"):
+        form.method_options("llmlingua2", {"model": "someone/any-model"})
+    monkeypatch.delenv("LINGUA_ALLOWED_SCORERS")
+    request = form.to_request(form.Form(context="Alpha beta gamma. Delta epsilon zeta eta theta.", ratio=2.0,
+                                        method="llmlingua2"))
+    result = lingua_core.compress(request)
+    assert result.method == "llmlingua2" and 0 < result.compressed_tokens < result.origin_tokens
 
 
 # -- options as form fields -------------------------------------------------------------------------------------

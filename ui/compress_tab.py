@@ -26,7 +26,7 @@ from lingua_core.result import Result
 from . import examples, form, heatmap, pipeline, savings, views, viz
 from .api import api_safe
 from .form import DEFAULT_LLM, DEFAULT_METHOD
-from .option_fields import OptionField, describe, show
+from .option_fields import OptionField, show
 
 AUTO = "auto"                # the budget choice that turns a method's auto option on (the ratio is its ceiling)
 
@@ -94,7 +94,7 @@ def build_inputs() -> Inputs:
                                             info="splits the context box; \\n is a line break")
             for name, cls in REGISTRY.items():
                 with gr.Group(visible=name == DEFAULT_METHOD) as group:
-                    inputs.options[name] = {f.name: option_widget(f) for f in describe(cls.Options)}
+                    inputs.options[name] = {f.name: option_widget(f) for f in form.page_fields(name)}
                 inputs.option_groups[name] = group
     return inputs
 

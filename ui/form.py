@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
@@ -21,11 +21,14 @@ from lingua_core.loading import BUNDLED, BUNDLED_HUB_ID
 from lingua_core.methods import REGISTRY, get_method
 from lingua_core.result import Request
 
-from .option_fields import options_from
+from .option_fields import OptionField, describe, options_from
 
 MIN_RATIO, MAX_RATIO = 1.0, 100.0     # the UI slider offers 1.5x to 20x; the API accepts this wider range
 DEFAULT_METHOD = "llmlingua" if "llmlingua" in REGISTRY else next(iter(REGISTRY))
 DEFAULT_LLM = "gpt-4"
+# Where the page's default differs from the library's: the library keeps llmlingua's defaults for its drop-in
+# users, the page runs offline on what ships with it (LLMLingua-2's library default is a hub model).
+PAGE_DEFAULTS: dict[str, dict[str, Any]] = {"llmlingua2": {"model": "bundled"}}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
 
@@ -141,13 +144,30 @@ def is_model_option(name: str) -> bool:
     return name == "model" or name.endswith("_model") or name.endswith("_model_name")
 
 
+def page_defaults(method: str) -> dict[str, Any]:
+    """The options the page (and its API) uses for ``method`` where none is given: ``PAGE_DEFAULTS``.
+
+    >>> page_defaults("llmlingua2"), page_defaults("llmlingua")
+    ({'model': 'bundled'}, {})
+    """
+    return dict(PAGE_DEFAULTS.get(method, {}))
+
+
+def page_fields(method: str) -> list[OptionField]:
+    """``describe`` of the method's options, with the page's defaults where they differ from the library's."""
+    ours = page_defaults(method)
+    return [replace(f, default=ours[f.name]) if f.name in ours else f
+            for f in describe(type(get_method(method)).Options)]
+
+
 def method_options(method: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The method's options from form values; a model-naming option other than its default must be allowed."""
+    """The method's options from form values over the page's defaults; a model-naming option other than a
+    default (the library's or the page's) must be on the allow-list."""
     cls = type(get_method(method))
-    options = options_from(cls.Options, given)
+    options = options_from(cls.Options, {**page_defaults(method), **given})
     defaults = cls.Options()
     for name, value in options.items():
-        if is_model_option(name) and value and value != getattr(defaults, name):
+        if is_model_option(name) and value and value not in (getattr(defaults, name), page_defaults(method).get(name)):
             check_model_name(value, f"The {name} option's model")
     return options
 
