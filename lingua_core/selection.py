@@ -105,6 +105,29 @@ def render_sequence(pieces: list[Piece], order: list[int]) -> list[int]:
     return [next(ctx) if p.role == "context" else k for k, p in enumerate(pieces)]
 
 
+def join_runs(text: str, runs: list[tuple[int, int]]) -> str:
+    """The slices ``runs`` of ``text`` in order, with one whitespace character of the dropped text between two
+    slices that would otherwise touch (neither has whitespace at the seam).
+
+    >>> text = "George Barnes (July 1, 1890) was a baker."
+    >>> join_runs(text, [(0, 13), (15, 19), (35, 40)])
+    'George Barnes July baker'
+    >>> join_runs("a - b", [(0, 1), (4, 5)]), join_runs("ab", [(0, 1), (1, 2)]), join_runs("a (b", [(0, 2), (3, 4)])
+    ('a b', 'ab', 'a b')
+    """
+    out: list[str] = []
+    prev_end = None
+    for s, e in runs:
+        part = text[s:e]
+        if prev_end is not None and out and not out[-1][-1:].isspace() and not part[:1].isspace():
+            space = next((c for c in text[prev_end:s] if c.isspace()), "")
+            if space:
+                out.append(space)
+        out.append(part)
+        prev_end = e
+    return "".join(out)
+
+
 @dataclass
 class Decision:
     """What a method decided for one ``Work`` (start from ``work.decision()``; ``compress`` applies it).
@@ -122,6 +145,8 @@ class Decision:
     stages: list[Stage] = field(default_factory=list)
     target: int | None = None           # a budget the method chose itself (auto, structured); None: the request's
     score_name: str | None = None       # what ``score`` measures when it depends on the options
+    join_runs: bool = False             # render: two kept runs that would touch get one whitespace character
+    #                                     of the dropped text between them (``Work.render``)
 
     def note(self, name: str, units: str, before: int, after: int, why: str = "") -> None:
         """Record one stage for the teaching panel."""
@@ -290,7 +315,7 @@ class Work:
             if not d.pieces[k].kept:
                 continue
             idx = self.token_range(k)
-            body = self._runs(idx[keep[idx]])
+            body = self._runs(idx[keep[idx]], d.join_runs)
             if body.strip():
                 parts.append(("context", body))
         out, prev = [], None
@@ -301,13 +326,17 @@ class Work:
             prev = role
         return "".join(out)
 
-    def _runs(self, idx: np.ndarray) -> str:
-        """Text of the kept tokens ``idx``: consecutive tokens become one slice of the original."""
+    def _runs(self, idx: np.ndarray, join: bool = False) -> str:
+        """Text of the kept tokens ``idx``: consecutive tokens become one slice of the original. With ``join``,
+        two slices that would touch ("Barnes" + "July") get the first whitespace character of the dropped text
+        between them, if it holds one ("Barnes July"): still an in-order subsequence of the original."""
         if len(idx) == 0:
             return ""
         heads = np.concatenate([[0], np.flatnonzero(np.diff(idx) != 1) + 1])
-        run_end = np.maximum.reduceat(self.ends[idx], heads)
-        return "".join(self.original[s:e] for s, e in zip(self.starts[idx[heads]], run_end))
+        runs = list(zip(self.starts[idx[heads]], np.maximum.reduceat(self.ends[idx], heads)))
+        if not join:
+            return "".join(self.original[s:e] for s, e in runs)
+        return join_runs(self.original, runs)
 
     def _units(self, d: Decision) -> np.ndarray:
         """The units ``d`` keeps whole: its own, or the Work's (tokens split from one character)."""

@@ -129,3 +129,21 @@ def test_answer_words_keep_numbers_and_drop_the_questions_own_words(lm, nq_rows)
         counts[bool(options)] = digits, repeats
     (on_digits, on_repeats), (off_digits, off_repeats) = counts[False], counts[True]
     assert on_digits > off_digits and on_repeats < off_repeats, counts
+
+
+def test_join_words_keeps_a_space_where_the_dropped_text_had_one(lm, nq_rows):
+    """At 16x kept words from far apart would touch ("BarnesJuly"); ``join_words`` (the default) puts one
+    whitespace character of the dropped text between them. The result stays an in-order subsequence of the
+    original and meets the budget with the added spaces counted; without the option the seams stay glued."""
+    from support.helpers import assert_in_order
+
+    words_on = words_off = 0
+    for i in range(4):
+        on = compress(request(nq_rows, i, rate=1 / 16), lm)
+        off = compress(request(nq_rows, i, rate=1 / 16, options={"join_words": False}), lm)
+        for r in (on, off):
+            assert_in_order(r)
+            assert r.target_met, (r.compressed_tokens, r.requested_tokens)
+        words_on += len(on.compressed.split())
+        words_off += len(off.compressed.split())
+    assert words_on > words_off, (words_on, words_off)

@@ -57,6 +57,7 @@ class Options:
     head_docs: int = option(3, "score words inside this many best documents (others: 0.5)", low=1)
     answer_words: bool = option(True, "head words: drop the question's own words first, keep numbers and "
                                       "capitalised names (answer-like words)")
+    join_words: bool = option(True, "two kept words the dropped text separated keep one space between them")
     reorder_context: Literal["sort", "original"] = option("sort", "render kept documents best first, or as given",
                                                           choices=("sort", "original"))
     force_tokens: tuple[str, ...] = option((), 'strings always kept (e.g. "\\n", "?")')
@@ -202,6 +203,7 @@ class MiniLingua(Method):
 
     def run(self, work: Work, opt: Options) -> Decision:
         d = work.decision()
+        d.join_runs = opt.join_words
         ctx = work.context_pieces()
         if not ctx:
             return d
