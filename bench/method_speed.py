@@ -28,7 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def row(lm, example, method: str) -> str:
     from core_speed import forward_seconds
-    from ui_latency import prompt_of
+    from ui_latency import example_form, prompt_of
 
     from lingua_core import compress
     from lingua_core.methods.base import clear_caches
@@ -37,14 +37,11 @@ def row(lm, example, method: str) -> str:
 
     text = prompt_of(example, method)
     fwd = forward_seconds(lm, text)
-    f = form.Form(instruction=example.instruction, context=example.context_text, question=example.question,
-                  method=method, scorer="bundled", ratio=example.ratio,
-                  context_sep=form.encode_escapes(example.context_sep))
     head = f"| {example.name} | {method} | {len(tokenize(lm, text).ids):,} | {fwd:.2f} s |"
     try:
         clear_caches()
         t = time.perf_counter()
-        result = compress(form.to_request(f), lm)
+        result = compress(form.to_request(example_form(example, method)), lm)
         comp = time.perf_counter() - t
         t = time.perf_counter()
         heatmap.build(result, lm, self_info=not heatmap.has_method_scores(result))

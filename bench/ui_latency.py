@@ -74,15 +74,21 @@ class Row:
         return f"| {self.example} | {self.method} | {self.scorer_tokens:,} | {self.forward_s:.2f} s | {tail} |"
 
 
+def example_form(example, method: str):
+    """The form the page sends when ``example`` is clicked and ``method`` picked (every other field its default)."""
+    from ui import form
+
+    return form.Form(instruction=example.instruction, context=example.context_text, question=example.question,
+                     method=method, scorer="bundled", ratio=example.ratio,
+                     context_sep=form.encode_escapes(example.context_sep))
+
+
 def prompt_of(example, method: str) -> str:
     """The prompt the page sends for ``example`` with ``method`` (the form's defaults), as the scorer reads it."""
     from lingua_core.selection import layout
     from ui import form
 
-    f = form.Form(instruction=example.instruction, context=example.context_text, question=example.question,
-                  method=method, scorer="bundled", ratio=example.ratio,
-                  context_sep=form.encode_escapes(example.context_sep))
-    return layout(form.to_request(f))[0]
+    return layout(form.to_request(example_form(example, method)))[0]
 
 
 def wait_warm(log: Path) -> None:

@@ -116,13 +116,11 @@ def join_runs(text: str, runs: list[tuple[int, int]]) -> str:
     ('a b', 'ab', 'a b')
     """
     out: list[str] = []
-    prev_end = None
+    prev_end = 0
     for s, e in runs:
         part = text[s:e]
-        if prev_end is not None and out and not out[-1][-1:].isspace() and not part[:1].isspace():
-            space = next((c for c in text[prev_end:s] if c.isspace()), "")
-            if space:
-                out.append(space)
+        if out and not out[-1][-1:].isspace() and not part[:1].isspace():
+            out.append(next((c for c in text[prev_end:s] if c.isspace()), ""))
         out.append(part)
         prev_end = e
     return "".join(out)

@@ -92,7 +92,7 @@ def build_inputs() -> Inputs:
         with gr.Accordion("Method options", open=False):
             inputs.context_sep = gr.Textbox(form.encode_escapes("\n\n"), label="Context separator",
                                             info="splits the context box; \\n is a line break")
-            for name, cls in REGISTRY.items():
+            for name in REGISTRY:
                 with gr.Group(visible=name == DEFAULT_METHOD) as group:
                     inputs.options[name] = {f.name: option_widget(f) for f in form.page_fields(name)}
                 inputs.option_groups[name] = group

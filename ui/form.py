@@ -164,10 +164,11 @@ def method_options(method: str, given: dict[str, Any]) -> dict[str, Any]:
     """The method's options from form values over the page's defaults; a model-naming option other than a
     default (the library's or the page's) must be on the allow-list."""
     cls = type(get_method(method))
-    options = options_from(cls.Options, {**page_defaults(method), **given})
+    ours = page_defaults(method)
+    options = options_from(cls.Options, {**ours, **given})
     defaults = cls.Options()
     for name, value in options.items():
-        if is_model_option(name) and value and value not in (getattr(defaults, name), page_defaults(method).get(name)):
+        if is_model_option(name) and value and value not in (getattr(defaults, name), ours.get(name)):
             check_model_name(value, f"The {name} option's model")
     return options
 
