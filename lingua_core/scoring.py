@@ -6,7 +6,8 @@ This is the measuring instrument every method shares; ``methods/`` decides what 
 * ``score`` gives each token's negative log-likelihood (nats) given everything before it, optionally
   conditioned on a prefix (a question). Long inputs go through in windows with a KV cache; past the model's
   context window (or ``MAX_CACHE``) the cache slides, keeping its first ``SINK`` positions (the prompt's start).
-* ``score_many`` scores many short texts independently, batched (the coarse, per-document stage).
+* ``score_many`` scores many short texts independently, batched (the coarse, per-document stage);
+  ``score_many_split`` leaves the LM head of a leading part of each to a ``DeferredNLL``, run only if asked.
 * ``IncrementalScorer`` feeds text window by window and can forget tokens from its cache, so later windows
   are conditioned only on what was kept (LLMLingua's iterative compression).
 * ``Cache`` is the one small LRU every reuse cache is made of (scoring passes, encoder reads); each registers
@@ -75,6 +76,11 @@ class Cache:
         value = compute()
         self.put(key, value)
         return value
+
+    def pop(self, key, default=None):
+        """Remove and return the value under ``key`` (``default`` if absent)."""
+        with self._lock:
+            return self._data.pop(key, default)
 
     def clear(self) -> None:
         with self._lock:
@@ -226,26 +232,41 @@ def score_many(lm: LoadedModel, seqs: list[list[int]], prefix_ids: list[int] | N
     """Score each sequence independently (same numbers as ``score`` on each).
 
     Short sequences are packed side by side into rows of about ``row_tokens`` with a block-diagonal causal
-    mask, so there is no padding to pay for; long ones go through ``score`` with its windows.
+    mask, so there is no padding to pay for; long ones go through ``score`` with its windows. The LM head runs
+    only where a sequence's token is predicted, not over the repeated prefix.
+    """
+    return [np.concatenate([lazy.values(), now]) for lazy, now in
+            score_many_split(lm, seqs, [0] * len(seqs), prefix_ids, row_tokens)]
+
+
+def score_many_split(lm: LoadedModel, seqs: list[list[int]], defer: list[int], prefix_ids: list[int] | None = None,
+                     row_tokens: int = 1024) -> list[tuple["DeferredNLL", np.ndarray]]:
+    """``score_many``, but the NLLs of the first ``defer[i]`` tokens of ``seqs[i]`` are left to a ``DeferredNLL``.
+
+    The LM head (vocabulary x hidden) is about a fifth of a small scorer's pass. LongLLMLingua ranks each
+    document by the NLL of the question after it: it needs the question's NLLs now, the document's own NLLs
+    only for the documents it keeps. The pass keeps the final hidden states of the deferred tokens, and the LM
+    head reads them only when ``values()`` is asked for. Returns (deferred part, NLLs of the rest) per sequence.
     """
     head = [start_id(lm)] + list(prefix_ids or [])
-    out: list[np.ndarray] = [np.zeros(0)] * len(seqs)
+    out: list = [None] * len(seqs)
     row: list[int] = []
     for i in range(len(seqs)):
         width = len(head) + len(seqs[i])
         if width > WINDOW:
-            out[i] = score(lm, seqs[i], prefix_ids)
+            nll = score(lm, seqs[i], prefix_ids)
+            out[i] = (DeferredNLL.ready(nll[:defer[i]]), nll[defer[i]:])
             continue
         if row and sum(len(head) + len(seqs[j]) for j in row) + width > row_tokens:
-            _score_packed(lm, head, seqs, row, out)
+            _score_packed(lm, head, seqs, row, defer, out)
             row = []
         row.append(i)
     if row:
-        _score_packed(lm, head, seqs, row, out)
+        _score_packed(lm, head, seqs, row, defer, out)
     return out
 
 
-def _score_packed(lm: LoadedModel, head: list[int], seqs, row: list[int], out) -> None:
+def _score_packed(lm: LoadedModel, head: list[int], seqs, row: list[int], defer: list[int], out) -> None:
     import torch
 
     ids, pos, seg = [], [], []
@@ -258,18 +279,100 @@ def _score_packed(lm: LoadedModel, head: list[int], seqs, row: list[int], out) -
     seg_t = torch.tensor(seg)
     allowed = (seg_t[:, None] == seg_t[None, :]) & torch.ones(n, n, dtype=torch.bool).tril()
     x = torch.tensor([ids], device=lm.device)
+    kw = dict(input_ids=x, position_ids=torch.tensor([pos], device=lm.device),
+              attention_mask=allowed[None, None].to(lm.device))
+    split = head_split(lm)
     with torch.inference_mode():
-        logits = lm.model(input_ids=x, position_ids=torch.tensor([pos], device=lm.device),
-                          attention_mask=allowed[None, None].to(lm.device)).logits[0].float()
+        hidden = (lm.model.base_model(**kw).last_hidden_state if split else lm.model(**kw).logits)[0]
     offset, h = 0, len(head)
     for i in row:
-        k = len(seqs[i])
-        nll = torch.nn.functional.cross_entropy(logits[offset + h - 1:offset + h - 1 + k],
-                                                x[0, offset + h:offset + h + k], reduction="none")
-        out[i] = nll.cpu().numpy().astype(np.float64)
+        k, s = len(seqs[i]), defer[i]
+        pred = hidden[offset + h - 1:offset + h - 1 + k]       # row t predicts the sequence's token t
+        target = x[0, offset + h:offset + h + k]
+        if split:
+            later = DeferredNLL(lm, pred[:s].clone(), target[:s], head[1:])
+        else:
+            later = DeferredNLL.ready(_nll(pred[:s], target[:s]))
+        out[i] = (later, _nll(lm_head(lm, pred[s:]) if split else pred[s:], target[s:]))
         offset += h + k
 
 
+def _nll(logits, target) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        nll = torch.nn.functional.cross_entropy(logits.float(), target, reduction="none")
+    return nll.cpu().numpy().astype(np.float64)
+
+
+def lm_head(lm: LoadedModel, hidden):
+    """Logits from final hidden states (the model's output embedding)."""
+    import torch
+
+    with torch.inference_mode():
+        return lm.model.get_output_embeddings()(hidden)
+
+
+_SPLIT_OK: dict = {}
+
+
+def head_split(lm: LoadedModel) -> bool:
+    """Does ``lm_head(base_model(x))`` give the model's own logits? Checked once per model on a few tokens.
+
+    True for plain decoder LMs (Llama, GPT-2, ...); False where the model does more after its head (logit
+    soft-capping, scaling) or has no separable head: those keep the full pass.
+    """
+    key = id(lm.model)
+    if key not in _SPLIT_OK:
+        import torch
+
+        x = torch.tensor([[start_id(lm)] + lm.tokenizer("A short check.", add_special_tokens=False)["input_ids"]],
+                         device=lm.device)
+        try:
+            with torch.inference_mode():
+                full = lm.model(input_ids=x).logits[0].float()
+                split = lm_head(lm, lm.model.base_model(input_ids=x).last_hidden_state[0]).float()
+            _SPLIT_OK[key] = bool(full.shape == split.shape and torch.allclose(full, split, atol=1e-4, rtol=1e-4))
+        except (AttributeError, TypeError, NotImplementedError):
+            _SPLIT_OK[key] = False
+    return _SPLIT_OK[key]
+
+
+class DeferredNLL:
+    """Token NLLs whose LM head has not run yet: the pass's final hidden states are held until ``values()``.
+
+    Held states are bounded (``_HELD``, the most recent few hundred documents); one forgotten before it is
+    asked for is scored again from its token ids by ``score`` (the same numbers, one more pass).
+
+    >>> DeferredNLL.ready(np.array([1.5, 0.25])).values().tolist()
+    [1.5, 0.25]
+    """
+
+    def __init__(self, lm: LoadedModel | None, hidden, target, prefix_ids: list[int] | None = None):
+        self.lm, self.target, self.prefix_ids, self._nll = lm, target, prefix_ids, None
+        if hidden is not None:
+            _HELD.put(self, hidden)
+
+    @classmethod
+    def ready(cls, nll: np.ndarray) -> "DeferredNLL":
+        lazy = cls(None, None, None)
+        lazy._nll = np.asarray(nll, dtype=np.float64)
+        return lazy
+
+    def __len__(self) -> int:
+        return len(self._nll) if self._nll is not None else int(self.target.numel())
+
+    def values(self) -> np.ndarray:
+        """The NLLs (nats), computed on the first call."""
+        if self._nll is None:
+            hidden = _HELD.pop(self)
+            self._nll = (_nll(lm_head(self.lm, hidden), self.target) if hidden is not None
+                         else score(self.lm, self.target.tolist(), self.prefix_ids))
+            self.lm = self.target = self.prefix_ids = None
+        return self._nll
+
+
+_HELD = Cache(256)         # DeferredNLL -> its held hidden states (256 short documents: ~100 MB at most)
 _UNCONDITIONAL = Cache(8)     # recent whole-text passes (one prompt re-compressed at other ratios or methods)
 
 

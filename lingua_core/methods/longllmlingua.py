@@ -84,11 +84,15 @@ class Options:
 # -- the scoring passes, cached per document -----------------------------------------------------------------
 def question_after(work: Work, docs: list[int], q_ids: list[int]) -> dict:
     """One packed pass over ``[doc, "\n\n", question]`` for each doc: {piece: (mean NLL of the question
-    given the doc, the doc's own token NLLs)}."""
+    given the doc, the doc's own token NLLs as a ``scoring.DeferredNLL``)}.
+
+    Only the question's positions go through the LM head now; a document's own NLLs are computed from the
+    pass's hidden states if it is kept (the fine stage reads them), so dropped documents never pay the head.
+    """
     sep = scoring.tokenize(work.lm, PART_SEP).ids
-    out = scoring.score_many(work.lm, [work.piece_ids(k) + sep + q_ids for k in docs])
-    return {k: (float(np.mean(nll[len(nll) - len(q_ids):])), nll[:len(work.token_range(k))])
-            for k, nll in zip(docs, out)}
+    seqs = [work.piece_ids(k) + sep + q_ids for k in docs]
+    out = scoring.score_many_split(work.lm, seqs, [len(work.token_range(k)) for k in docs])
+    return {k: (float(np.mean(q_nll[len(q_nll) - len(q_ids):])), alone) for k, (alone, q_nll) in zip(docs, out)}
 
 
 def doc_given_question(work: Work, docs: list[int], q_ids: list[int]) -> dict:
@@ -134,14 +138,16 @@ class Passes:
             prefix += PART_SEP + work.request.instruction
         self.cond_ids = scoring.tokenize(work.lm, prefix).ids
         self.alone: dict = {}                 # piece -> its tokens' NLLs without the question
+        self.deferred: dict = {}              # piece -> the same, still to be read from the ranking pass
 
     def question_after(self, docs: list[int]) -> dict:
         rank_ids = scoring.tokenize(self.work.lm, self.work.request.question + RANK_SUFFIX).ids
         out = cached_pass(self.work, question_after, docs, rank_ids)
-        self.alone.update({k: alone for k, (_, alone) in out.items()})
+        self.deferred.update({k: alone for k, (_, alone) in out.items() if k not in self.alone})
         return {k: q_nll for k, (q_nll, _) in out.items()}
 
     def need_alone(self, docs: list[int]) -> dict:
+        self.alone.update({k: self.deferred.pop(k).values() for k in docs if k in self.deferred})
         todo = [k for k in docs if k not in self.alone]
         if todo:
             self.alone.update(cached_pass(self.work, doc_alone, todo, []))
