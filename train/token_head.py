@@ -220,7 +220,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=2, help="top encoder layers trained (and saved)")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--texts", type=int, default=0, help="use the first N labelled training texts (0: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)

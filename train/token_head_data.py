@@ -166,7 +166,7 @@ def main() -> None:
     from lingua_core.loading import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--held", type=int, default=32)
+    ap.add_argument("--held", type=int, default=64)
     ap.add_argument("--train", type=int, default=2000)
     ap.add_argument("--out", type=Path, default=ROOT / ".cache" / "token_head")
     args = ap.parse_args()
