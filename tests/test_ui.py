@@ -253,3 +253,23 @@ def test_examples_load_with_registered_methods_and_sources():
     prompt = "\n\n".join([cot.instruction, cot.context_text, cot.question])
     assert count_tokens(prompt) > 2000
     assert "<llmlingua, compress=False>" in examples.by_name("structured_json").context_text
+
+
+def test_the_progress_counts_every_read_of_the_scorer(lm):
+    """Whole-model calls (LLMLingua's windows) and the packed passes that run the LM head themselves
+    (LongLLMLingua's ranking) both move the bar, each read counted once."""
+    from lingua_core import scoring
+    from ui.compress_tab import ScorerReads
+
+    said = []
+    docs = [scoring.tokenize(lm, t).ids for t in ("The first document.", "A second, longer document here.")]
+    reads = ScorerReads(lambda fraction, desc: said.append((fraction, desc)), "x", total=1000)
+    reads(0.1, "Compressing")
+    scoring.head_split(lm)                    # its one-off check reads a few tokens: not part of what is counted
+    with reads.attached(lm):
+        scoring.score_many(lm, docs)
+        packed = reads.read
+        scoring.score(lm, docs[0])
+    assert packed == sum(len(d) + 1 for d in docs)                   # one row: [start] + doc, twice
+    assert reads.read == packed + 1 + len(docs[0])                   # the windowed pass: [start], then the doc
+    assert said[-1][1] == f"Compressing: the scorer has read {reads.read:,} of the prompt's 1,000 tokens"

@@ -260,9 +260,11 @@ class ScorerReads:
 
     @contextlib.contextmanager
     def attached(self, lm: LoadedModel):
-        """Count the scorer's reads while the block runs."""
+        """Count the scorer's reads while the block runs. The hook sits on the base model (the decoder without
+        its LM head), which every read goes through once: whole-model calls and the packed passes that apply
+        the head themselves (``scoring.score_many_split``)."""
         self.lm, self.thread = lm, threading.get_ident()
-        handle = lm.model.register_forward_pre_hook(self._count, with_kwargs=True)
+        handle = getattr(lm.model, "base_model", lm.model).register_forward_pre_hook(self._count, with_kwargs=True)
         try:
             yield self
         finally:
