@@ -104,10 +104,11 @@ def main() -> None:
             t = time.perf_counter()
             results[name] = compress(make(args.rate, m, o), lm)
             secs[name].append(time.perf_counter() - t)
-        info = [t.score for t in results["selective_context token"].tokens]   # bits per token, NaN outside
+        info = [0.0 if t.score != t.score else t.score           # bits per token, 0 outside the contexts
+                for t in results["selective_context token"].tokens]
         for name, r in results.items():
-            share[name].append(info_share(r, [0.0 if x != x else x for x in info]))
-        oracle.append(word_oracle_share(results["selective_context token"], [0.0 if x != x else x for x in info]))
+            share[name].append(info_share(r, info))
+        oracle.append(word_oracle_share(results["selective_context token"], info))
         print(f"prompt {k}: {results['selective_context token'].origin_tokens} tokens, " +
               ", ".join(f"{n} {share[n][-1]:.3f} in {secs[n][-1]:.2f}s" for n in METHODS), flush=True)
     sc = "selective_context token"

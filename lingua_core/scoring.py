@@ -289,10 +289,10 @@ def _score_packed(lm: LoadedModel, head: list[int], seqs, row: list[int], defer:
         k, s = len(seqs[i]), defer[i]
         pred = hidden[offset + h - 1:offset + h - 1 + k]       # row t predicts the sequence's token t
         target = x[0, offset + h:offset + h + k]
-        if split:
+        if split and s:
             later = DeferredNLL(lm, pred[:s].clone(), target[:s], head[1:])
-        else:
-            later = DeferredNLL.ready(_nll(pred[:s], target[:s]))
+        else:                           # nothing deferred (plain ``score_many``) holds no hidden states
+            later = DeferredNLL.ready(_nll(pred[:s], target[:s]) if s else np.zeros(0))
         out[i] = (later, _nll(lm_head(lm, pred[s:]) if split else pred[s:], target[s:]))
         offset += h + k
 
@@ -326,8 +326,7 @@ def head_split(lm: LoadedModel) -> bool:
     if key not in _SPLIT_OK:
         import torch
 
-        x = torch.tensor([[start_id(lm)] + lm.tokenizer("A short check.", add_special_tokens=False)["input_ids"]],
-                         device=lm.device)
+        x = torch.tensor([[start_id(lm)] + tokenize(lm, "A short check.").ids], device=lm.device)
         try:
             with torch.inference_mode():
                 full = lm.model(input_ids=x).logits[0].float()

@@ -22,7 +22,9 @@ def test_the_bundled_scorer_has_a_separable_head(lm):
 
 def test_packed_scores_equal_one_pass_each(lm, docs):
     prefix = scoring.tokenize(lm, "Question: who wrote it?").ids
+    held = len(scoring._HELD._data)
     packed = scoring.score_many(lm, docs, prefix_ids=prefix)
+    assert len(scoring._HELD._data) == held          # nothing deferred, so no hidden states are held
     for ids, nll in zip(docs, packed):
         np.testing.assert_allclose(nll, scoring.score(lm, ids, prefix), atol=2e-4)
 
