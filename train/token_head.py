@@ -12,8 +12,11 @@ to ``assets/models/minilm-token-head/head.json`` beside the float16 weights ``he
     python train/token_head.py                # train + held-out check + write the weights
 
 Held-out figures (per held-back text, words' keep probability against their label): Spearman correlation,
-and the share of the oracle's information kept when the top quarter of words is kept (oracle: the
-quarter with the highest labels; the random head is printed beside it).
+the share of the oracle's label mass kept when the top quarter of words is kept (oracle: the quarter with
+the highest labels), and ``bits_share``, shaped like ``bench/token_head_gsm8k.py``: the scorer's bits kept
+when whole words are taken by keep probability until a quarter of the text's scorer tokens, over the same
+taken by the words' own bits per token. The random head is printed beside them. ``--target bits`` trains on
+the words' information (NLL per token, scaled) instead of its percentile (docs/benchmarks.md: no gain).
 """
 
 from __future__ import annotations
@@ -104,14 +107,34 @@ def batches(rows: list[dict], size: int, rng: random.Random):
     return [order[b:b + size] for b in range(0, len(order), size)]
 
 
-def soft_labels(rows: list[dict], idx: list[int], width: int):
+def word_of_label(row: dict) -> np.ndarray:
+    """Each encoder token's word number, read back from its label (a word's percentile among the text's words).
+
+    >>> word_of_label({"label": [0.5, 0.5, 1.0, 0.0], "density": [2.0, 5.0, 1.0]}).tolist()
+    [0, 0, 1, 2]
+    """
+    n = len(row["density"])
+    dens = np.nan_to_num(np.asarray(row["density"], dtype=float), nan=-np.inf)
+    order = np.argsort(dens, kind="stable")            # as token_head_data.percentiles ranks them
+    return order[np.rint(np.asarray(row["label"]) * max(n - 1, 1)).astype(int)]
+
+
+def bits_targets(rows: list[dict], cap: float) -> None:
+    """Give every row a "bits" target per encoder token: its word's NLL per scorer token over ``cap``, in [0, 1]
+    (a word's expected information, not its rank: the top of the ranking is where a budget is won or lost)."""
+    for r in rows:
+        dens = np.nan_to_num(np.asarray(r["density"], dtype=float), nan=0.0)
+        r["bits"] = np.clip(dens[word_of_label(r)] / cap, 0.0, 1.0).tolist()
+
+
+def soft_labels(rows: list[dict], idx: list[int], width: int, key: str = "label"):
     """(soft labels, which positions are labelled) for a batch padded to ``width`` (with [CLS] first)."""
     import torch
 
     lab = torch.zeros(len(idx), width)
     on = torch.zeros(len(idx), width, dtype=torch.bool)
     for j, i in enumerate(idx):
-        v = rows[i]["label"][:MAX_LEN - 2]
+        v = rows[i][key][:MAX_LEN - 2]
         lab[j, 1:1 + len(v)] = torch.tensor(v)
         on[j, 1:1 + len(v)] = True
     return lab, on
@@ -140,9 +163,25 @@ def spearman(a, b) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def greedy_bits(order, bits: np.ndarray, tokens: np.ndarray, budget: float) -> float:
+    """Information kept by taking whole words in ``order`` while their scorer tokens fit ``budget``.
+
+    >>> greedy_bits([1, 0, 2], np.array([2.0, 9.0, 1.0]), np.array([1, 3, 1]), 4)
+    11.0
+    """
+    got, used = 0.0, 0
+    for w in order:
+        if used + tokens[w] <= budget:
+            used += tokens[w]
+            got += bits[w]
+    return float(got)
+
+
 def held_figures(model, rows: list[dict], cls: int, sep: int, keep: float = 0.25) -> dict:
-    """Spearman (words' P(keep) vs label) and the share of the top-quarter oracle's label mass kept."""
-    rho, share = [], []
+    """Spearman (words' P(keep) vs label), the share of the top-quarter oracle's label mass kept, and
+    ``bits_share``: the information kept when words are taken by P(keep) until a quarter of the scorer tokens,
+    over the same taken by the words' own information per token (the benchmark's whole-word oracle)."""
+    rho, share, bits_share = [], [], []
     for r in rows:
         score, lab = word_scores(model, r, cls, sep)
         if len(lab) < 8:
@@ -150,7 +189,17 @@ def held_figures(model, rows: list[dict], cls: int, sep: int, keep: float = 0.25
         k = max(int(round(keep * len(lab))), 1)
         rho.append(spearman(score, lab))
         share.append(lab[np.argsort(-score)[:k]].sum() / np.sort(lab)[-k:].sum())
-    return {"spearman": float(np.mean(rho)), "top_quarter_share": float(np.mean(share)), "texts": len(rho)}
+        if "tokens" in r:
+            words = word_of_label({"label": lab, "density": r["density"]})
+            dens = np.nan_to_num(np.asarray(r["density"], dtype=float)[words], nan=0.0)
+            toks = np.asarray(r["tokens"])[words]
+            bits, budget = dens * toks, keep * toks.sum()
+            best = greedy_bits(np.argsort(-dens, kind="stable"), bits, toks, budget)
+            bits_share.append(greedy_bits(np.argsort(-score, kind="stable"), bits, toks, budget) / best if best else 1.0)
+    out = {"spearman": float(np.mean(rho)), "top_quarter_share": float(np.mean(share)), "texts": len(rho)}
+    if bits_share:
+        out["bits_share"] = float(np.mean(bits_share))
+    return out
 
 
 def train(args) -> dict:
@@ -163,6 +212,10 @@ def train(args) -> dict:
     tok = __import__("transformers").AutoTokenizer.from_pretrained(model.config._name_or_path)
     cls, sep, pad = tok.cls_token_id, tok.sep_token_id, tok.pad_token_id
     names = trainable(model, args.layers)
+    if args.target == "bits":
+        cap = float(np.nanpercentile(np.concatenate([np.asarray(r["density"], dtype=float) for r in rows]), 99))
+        bits_targets(rows, cap)
+        print(f"bits target: NLL per token over {cap:.2f} (the training words' 99th percentile), clipped to 1")
     before = held_figures(model.eval(), held, cls, sep)
     print(f"{len(rows)} training texts, {len(held)} held back; random head on held: {before}", flush=True)
     t0 = time.perf_counter()
@@ -178,7 +231,7 @@ def train(args) -> dict:
         losses = []
         for idx in batches(rows, args.batch, rng):
             logits, _ = top_logits(model, [states[i] for i in idx], args.layers)
-            soft, on = soft_labels(rows, idx, logits.shape[1])
+            soft, on = soft_labels(rows, idx, logits.shape[1], "bits" if args.target == "bits" else "label")
             logp = torch.log_softmax(logits, -1)
             loss = -((soft * logp[..., 1] + (1 - soft) * logp[..., 0])[on]).mean()
             opt.zero_grad()
@@ -222,6 +275,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--texts", type=int, default=0, help="use the first N labelled training texts (0: all)")
+    ap.add_argument("--target", choices=("percentile", "bits"), default="percentile",
+                    help="soft keep label: the word's percentile in its text, or its NLL per token (scaled)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-save", action="store_true", help="report the held-out figures only")

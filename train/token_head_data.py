@@ -76,6 +76,16 @@ def texts(split: str) -> list[tuple[str, str]]:
 
 def word_density(words: list[tuple[int, int]], toks: list[tuple[int, int]], nll) -> list[float]:
     """Mean NLL of the scorer tokens whose first non-space character lies in each word (NaN: none)."""
+    total, count = word_sums(words, toks, nll)
+    return [float(t / c) if c else float("nan") for t, c in zip(total, count)]
+
+
+def word_sums(words: list[tuple[int, int]], toks: list[tuple[int, int]], nll) -> tuple[np.ndarray, np.ndarray]:
+    """(summed NLL, number) of the scorer tokens whose first non-space character lies in each word.
+
+    >>> [v.tolist() for v in word_sums([(0, 3), (4, 9)], [(0, 2), (2, 3), (3, 9)], [1.0, 3.0, 5.0])]
+    [[4.0, 5.0], [2.0, 1.0]]
+    """
     starts = np.asarray([s for s, _ in words])
     total, count = np.zeros(len(words)), np.zeros(len(words))
     for (s, e), v in zip(toks, nll):
@@ -84,7 +94,7 @@ def word_density(words: list[tuple[int, int]], toks: list[tuple[int, int]], nll)
             w = min(w + 1, len(words) - 1)
         total[w] += v
         count[w] += 1
-    return [float(t / c) if c else float("nan") for t, c in zip(total, count)]
+    return total, count
 
 
 def percentiles(values) -> np.ndarray:
@@ -118,12 +128,13 @@ def labels(lm, enc, items: list[str], log_every: int = 200) -> list[dict]:
             spans, _ = encoder.word_probs(text, e, np.zeros(len(e.ids)))
             starts = [(_first_char(text, s, t), t) for s, t in tk.spans]
             dens = word_density(spans, starts, v)
+            count = word_sums(spans, starts, v)[1]
             word_label = percentiles(dens)
             # each encoder token -> index of the trimmed word span it lies in
             span_starts = np.asarray([s for s, _ in spans])
             tok_word = [int(np.searchsorted(span_starts, s, side="right")) - 1 for s, _ in e.spans]
             out.append({"ids": e.ids, "label": [float(word_label[max(w, 0)]) for w in tok_word],
-                        "words": spans, "density": dens})
+                        "words": spans, "density": dens, "tokens": count.astype(int).tolist()})
         if (b // 64) % max(log_every // 64, 1) == 0:
             print(f"  labelled {len(out)}/{len(items)} texts, {time.perf_counter() - t0:.0f}s", flush=True)
     return out
