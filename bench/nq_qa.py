@@ -20,6 +20,8 @@ table and plot in docs/benchmarks.md (``--report`` here calls it).
     python bench/nq_qa.py --report                # table + plot from bench/out/nq_qa*.jsonl
     python bench/nq_qa.py --methods longllmlingua_docs --ratios 4 --out bench/out/nq_qa_docs.jsonl \
         --resume-from bench/out/nq_qa.jsonl          # a variant in its own file, references reused
+    python bench/nq_qa.py --ratios 16 --accuracy-ratios --no-references --threads 1 --shard 0/2 \
+        --out bench/out/nq_qa_16x_s0.jsonl           # answer kept at 16x only: no reader, no reference rows
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class Config:
     data: Path = nq_cases.DATA               # the NQ oracle file
     resume_from: str = ""                    # also skip rows found in these JSONL files (a glob), e.g. to add
     #                                          a method in its own file without redoing the references
+    references: bool = True                  # also make the reference rows (full prompt, gold passage, oracle)
 
 
 # -- rows and resuming ----------------------------------------------------------------------------------------
@@ -190,7 +193,8 @@ def reference_row(case: nq_cases.Case, method: str) -> dict:
 
 def jobs(cfg: Config) -> list[tuple[str, int]]:
     """(method, ratio) pairs of one case, references first (ratio 1)."""
-    return [(m, ratio) for m, (_, ratio) in REFERENCES.items()] + [(m, r) for m in cfg.methods for r in cfg.ratios]
+    refs = [(m, ratio) for m, (_, ratio) in REFERENCES.items()] if cfg.references else []
+    return refs + [(m, r) for m in cfg.methods for r in cfg.ratios]
 
 
 def run_case(case: nq_cases.Case, cfg: Config, lm, reader: Reader, done: dict[str, dict], env: dict) -> int:
@@ -287,6 +291,8 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
     p.add_argument("--device", default=None, help="cpu or cuda (default: LINGUA_DEVICE, else auto)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--data", type=Path, default=nq_cases.DATA)
+    p.add_argument("--no-references", action="store_true",
+                   help="skip the reference rows (their reader answers cost the most; e.g. a 16x-only run)")
     p.add_argument("--resume-from", default="", help="glob of other JSONL files whose rows count as done")
     p.add_argument("--report", action="store_true", help="print the table and write the plot, then exit")
     p.add_argument("--rows", default=str(OUT / "nq_qa*.jsonl"), help="--report: JSONL files to read (glob)")
@@ -296,7 +302,7 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
     cfg = Config(cases=10 if a.quick else a.cases, seed=a.seed, methods=tuple(a.methods), ratios=tuple(a.ratios),
                  accuracy_ratios=tuple(a.ratios if a.accuracy_ratios is None else a.accuracy_ratios),
                  max_new_tokens=a.max_new_tokens, out=a.out, shard=(i, n), deadline_s=a.deadline,
-                 device=a.device, data=a.data, resume_from=a.resume_from)
+                 device=a.device, data=a.data, resume_from=a.resume_from, references=not a.no_references)
     return cfg, a
 
 

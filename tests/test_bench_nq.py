@@ -98,3 +98,10 @@ def test_report_names_the_device_of_seconds_not_measured_on_the_main_one():
     assert "| first_n | 4x | 100.0% | 4.00x | 1.00 |" in text          # has main-device rows: those only
     cells, _ = nq_report.cells([r for r in rows if not (r["method"] == "first_n" and r["device"] == "gpu")])
     assert "| first_n | 4x | 100.0% | 4.00x | 2.00 (cpu x1) |" in nq_report.table(cells)
+
+
+def test_no_references_flag_leaves_the_reference_rows_out():
+    cfg, _ = nq_qa.parse_args(["--ratios", "16", "--accuracy-ratios", "--no-references", "--methods", "random"])
+    assert not cfg.references and cfg.accuracy_ratios == () and nq_qa.jobs(cfg) == [("random", 16)]
+    cfg, _ = nq_qa.parse_args(["--ratios", "16", "--methods", "random"])
+    assert nq_qa.jobs(cfg) == [(m, r) for m, (_, r) in nq_qa.REFERENCES.items()] + [("random", 16)]
