@@ -260,7 +260,8 @@ def main(rows: list[dict], plot_path: Path, cfg=None) -> None:
     print(speed_table(rows))
     print()
     print("\n".join(goals(cs)))
-    worst = max((half_ci(c.accuracy, c.n_answered) for c in cs if c.n_answered), default=math.nan)
+    shares = [(c.accuracy, c.n_answered) for c in cs if c.n_answered] + [(c.kept, c.n) for c in cs if c.n]
+    worst = max((half_ci(p, k) for p, k in shares), default=math.nan)
     print(f"95% interval of a share over {n} cases: at most +-{worst:.1f} points")
     lib = plot(cs, plot_path, f"Multi-document QA (NaturalQuestions, 10 documents), {n} cases")
     print(f"plot ({lib}): {plot_path}")
