@@ -191,7 +191,7 @@ def plot_plotly(cs: list[Cell], path: Path, title: str) -> None:
         elif c.method in REFERENCES:
             fig.add_trace(go.Scatter(x=[c.achieved], y=[100 * c.accuracy], name=label(c.method),
                                      mode="markers", marker_symbol="star", marker_size=12), 1, 2)
-    fig.update_xaxes(type="log", title="achieved ratio (original / compressed tokens)", tickvals=[1.5, 2, 4, 8, 12])
+    fig.update_xaxes(type="log", title="achieved ratio (original / compressed tokens)", tickvals=[1.5, 2, 4, 8, 16])
     fig.update_yaxes(title="% of cases", rangemode="tozero")
     fig.update_layout(title=title, width=1100, height=450, template="plotly_white")
     fig.write_image(path)                    # raises when kaleido is missing: nothing is written then
@@ -221,7 +221,7 @@ def plot_matplotlib(cs: list[Cell], path: Path, title: str) -> None:
                        xytext=(0, 3), textcoords="offset points", fontsize=8, color="dimgrey")
     for ax, name in ((left, "gold answer still in the prompt"), (right, "reader accuracy (SmolLM2-135M)")):
         ax.set_xscale("log", base=2)
-        ax.set_xticks([2, 4, 8], ["2x", "4x", "8x"])
+        ax.set_xticks([2, 4, 8, 16], ["2x", "4x", "8x", "16x"])
         ax.set_xlabel("achieved ratio (original / compressed tokens)")
         ax.set_ylabel("% of cases")
         ax.set_ylim(bottom=0)

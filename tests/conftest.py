@@ -51,3 +51,15 @@ def guarded_app():
 
     with started() as app:
         yield app
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Name the non-daemon threads still alive when the tests end: Python waits for them before it exits, so a
+    test that leaves work running makes `make test` slower than pytest's own time says."""
+    import sys
+    import threading
+
+    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if left:
+        print(f"\nnon-daemon threads alive at the end of the tests: {', '.join(t.name for t in left)}",
+              file=sys.stderr)

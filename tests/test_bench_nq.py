@@ -53,6 +53,7 @@ def test_oracle_keeps_the_gold_passage_first_and_fills_the_budget_with_whole_wor
         assert others[len(whole)].startswith(last) and others[len(whole)][len(last)] == " "   # ... then cut
 
 
+@pytest.mark.slow          # ~20 s of reader answers; the harness, not the product
 def test_two_cases_end_to_end_resume_and_report(lm, cases, tmp_path):
     cfg = nq_qa.Config(cases=2, methods=("random", "first_n"), ratios=(4,), accuracy_ratios=(4,),
                        max_new_tokens=8, out=tmp_path / "rows.jsonl", device="cpu")

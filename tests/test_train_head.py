@@ -2,8 +2,8 @@
 
 ``test_minilingua.py`` checks the committed head; this file checks the code that makes it: labels come from
 the bundled scorer, the word numbers read back from the labels match the words labelled, the held-out
-"bits share" is 1 for the oracle's own order, and one short training run of each target lowers its loss and
-reports figures in range (no weights written).
+"bits share" is 1 for the oracle's own order, and (marked slow) one short training run of each target lowers
+its loss and reports figures in range (no weights written).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def test_bits_share_is_one_for_the_oracle_order_and_less_for_its_reverse(labelle
     assert worst["bits_share"] < 0.5 and worst["spearman"] == pytest.approx(-1.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["percentile", "bits"])
 def test_a_short_training_run_learns(labelled, target):
     folder, _ = labelled
