@@ -76,7 +76,11 @@ def texts(split: str) -> list[tuple[str, str]]:
 
 def word_density(words: list[tuple[int, int]], toks: list[tuple[int, int]], nll) -> list[float]:
     """Mean NLL of the scorer tokens whose first non-space character lies in each word (NaN: none)."""
-    total, count = word_sums(words, toks, nll)
+    return densities(*word_sums(words, toks, nll))
+
+
+def densities(total: np.ndarray, count: np.ndarray) -> list[float]:
+    """Summed NLL over token count per word (NaN where a word holds no scorer token)."""
     return [float(t / c) if c else float("nan") for t, c in zip(total, count)]
 
 
@@ -127,8 +131,8 @@ def labels(lm, enc, items: list[str], log_every: int = 200) -> list[dict]:
             e = encoder.encode(enc, text)
             spans, _ = encoder.word_probs(text, e, np.zeros(len(e.ids)))
             starts = [(_first_char(text, s, t), t) for s, t in tk.spans]
-            dens = word_density(spans, starts, v)
-            count = word_sums(spans, starts, v)[1]
+            total, count = word_sums(spans, starts, v)
+            dens = densities(total, count)
             word_label = percentiles(dens)
             # each encoder token -> index of the trimmed word span it lies in
             span_starts = np.asarray([s for s, _ in spans])
