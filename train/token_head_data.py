@@ -33,7 +33,7 @@ for p in (ROOT, ROOT / "bench"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-GSM8K_TRAIN = 1600                 # GSM8K train rows [0, 1600) train the head
+GSM8K_TRAIN = 3200                 # GSM8K train rows [0, 3200) may train the head
 GSM8K_HELD = (7000, 7200)          # held back for choices (never trained on)
 NQ_BENCH_CASES = 300               # NQ rows in the benchmark's first 300 cases never train
 NQ_TEST_ROWS = 40                  # tests build their NQ cases from rows [0, 40)
@@ -182,7 +182,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--held", type=int, default=64)
-    ap.add_argument("--train", type=int, default=2000)
+    ap.add_argument("--train", type=int, default=2400)
     ap.add_argument("--out", type=Path, default=ROOT / ".cache" / "token_head")
     args = ap.parse_args()
     t0 = time.perf_counter()
