@@ -37,14 +37,6 @@ def apply(model) -> None:
     Every tensor in the file must match a parameter of the model by name and shape, but for low-rank
     adapters (``<linear>.lora_A``, r x in, and ``<linear>.lora_B``, out x r, its scale folded in), which are
     merged into that Linear's weight: ``W += B @ A``. The rest of the model (embeddings) stays the wheel's.
-
-    >>> import torch
-    >>> lin = torch.nn.Linear(2, 2, bias=False)
-    >>> _ = torch.nn.init.zeros_(lin.weight)
-    >>> own = {"lin.weight": lin.weight.data}
-    >>> merge_into(own, {"lin.lora_A": torch.ones(1, 2), "lin.lora_B": torch.full((2, 1), 0.5)})
-    >>> lin.weight.tolist()
-    [[0.5, 0.5], [0.5, 0.5]]
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -79,7 +71,16 @@ def misfits(own: dict, state: dict) -> list[str]:
 
 
 def merge_into(own: dict, state: dict) -> None:
-    """Copy full tensors over the model's, and add each adapter pair's ``B @ A`` to its Linear's weight."""
+    """Copy full tensors over the model's, and add each adapter pair's ``B @ A`` to its Linear's weight.
+
+    >>> import torch
+    >>> lin = torch.nn.Linear(2, 2, bias=False)
+    >>> _ = torch.nn.init.zeros_(lin.weight)
+    >>> own = {"lin.weight": lin.weight.data}
+    >>> merge_into(own, {"lin.lora_A": torch.ones(1, 2), "lin.lora_B": torch.full((2, 1), 0.5)})
+    >>> lin.weight.tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
+    """
     import torch
 
     with torch.no_grad():
