@@ -23,9 +23,6 @@ import math
 
 import torch
 
-TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")
-
-
 class LoRALinear(torch.nn.Module):
     """A frozen ``nn.Linear`` plus a trained low-rank update (B starts at zero, so training starts at W)."""
 
@@ -44,14 +41,15 @@ class LoRALinear(torch.nn.Module):
 
 
 def wrap(model, layers: range, rank: int, alpha: float) -> list[str]:
-    """Put adapters on every Linear of ``model.bert.encoder.layer[i]`` for i in ``layers``; their names."""
+    """Put adapters on every Linear of ``model.bert.encoder.layer[i]`` for i in ``layers`` (in a BERT layer:
+    query, key, value, attention output, intermediate, output); their names."""
     names = []
     for i in layers:
         block = model.bert.encoder.layer[i]
         for name, mod in list(block.named_modules()):
-            if isinstance(mod, torch.nn.Linear) and name.endswith(TARGETS):
-                parent = block.get_submodule(name.rpartition(".")[0]) if "." in name else block
-                setattr(parent, name.rpartition(".")[2], LoRALinear(mod, rank, alpha))
+            if isinstance(mod, torch.nn.Linear):
+                parent, _, attr = name.rpartition(".")
+                setattr(block.get_submodule(parent), attr, LoRALinear(mod, rank, alpha))
                 names.append(f"bert.encoder.layer.{i}.{name}")
     return names
 
