@@ -7,7 +7,7 @@ method's source changed during a run, a warning says so (a rerun skips rows alre
 method's rows to recompute them). The plot is drawn with plotly; when plotly
 cannot export a static image (kaleido missing or unable to start Chrome) matplotlib draws the same PNG.
 
-    python bench/nq_qa.py --report                       # reads bench/out/nq_qa*.jsonl
+    python bench/nq_qa.py --report                       # reads bench/out/nq_qa*.jsonl, prints the tables
     python bench/nq_qa.py --report --rows 'somewhere/*.jsonl' --plot assets/bench_nq_qa.png
 """
 
@@ -246,7 +246,7 @@ def plot(cs: list[Cell], path: Path, title: str) -> str:
         return "matplotlib"
 
 
-def main(rows: list[dict], plot_path: Path, cfg=None) -> None:
+def main(rows: list[dict], plot_path: Path | None, cfg=None) -> None:
     if not rows:
         print("no rows: run `python bench/nq_qa.py --quick` first")
         return
@@ -263,5 +263,8 @@ def main(rows: list[dict], plot_path: Path, cfg=None) -> None:
     shares = [(c.accuracy, c.n_answered) for c in cs if c.n_answered] + [(c.kept, c.n) for c in cs if c.n]
     worst = max((half_ci(p, k) for p, k in shares), default=math.nan)
     print(f"95% interval of a share over {n} cases: at most +-{worst:.1f} points")
+    if plot_path is None:
+        print("no plot drawn (pass --plot PATH.png to draw one)")
+        return
     lib = plot(cs, plot_path, f"Multi-document QA (NaturalQuestions, 10 documents), {n} cases")
     print(f"plot ({lib}): {plot_path}")

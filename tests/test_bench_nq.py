@@ -4,6 +4,7 @@ are the model-free floors, so the test's time goes to the reader; tests/test_met
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -106,3 +107,18 @@ def test_no_references_flag_leaves_the_reference_rows_out():
     assert not cfg.references and cfg.accuracy_ratios == () and nq_qa.jobs(cfg) == [("random", 16)]
     cfg, _ = nq_qa.parse_args(["--ratios", "16", "--methods", "random"])
     assert nq_qa.jobs(cfg) == [(m, r) for m, (_, r) in nq_qa.REFERENCES.items()] + [("random", 16)]
+
+
+def test_report_draws_a_plot_only_when_asked(tmp_path, capsys, monkeypatch):
+    def row(case, method):
+        return {"key": f"{case}|{method}", "case": case, "method": method, "ratio": 4, "answer_kept": True,
+                "ratio_achieved": 4.0, "seconds": 0.1, "correct": True, "gold_doc_kept": True, "gold_rank": -1,
+                "device": "cpu", "ts": case, "version": "v"}
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps(row(c, m)) + "\n" for c in range(2) for m in ("random", "first_n")))
+    monkeypatch.chdir(tmp_path)
+    nq_qa.main(["--report", "--rows", str(rows)])
+    assert "no plot drawn" in capsys.readouterr().out and not list(tmp_path.rglob("*.png"))
+    nq_qa.main(["--report", "--rows", str(rows), "--plot", str(tmp_path / "p.png")])
+    assert (tmp_path / "p.png").stat().st_size > 0
