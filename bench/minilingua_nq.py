@@ -10,7 +10,9 @@ only the rows issue 15 asks about, so they fit a CPU session:
   (its answer-kept figures on all cases are ``nq_qa.py``'s);
 * ``--reader-ratios`` adds the reader on minilingua's fixed-ratio rows too.
 
-Rows go to ``bench/out/minilingua_nq.jsonl`` (resumable, as ``nq_qa.py``'s) and the summary is printed:
+Every method runs once, untimed, before the first case (``nq_qa.warm_up``), so no row's seconds include
+loading a model. Rows go to ``bench/out/minilingua_nq.jsonl`` (resumable, as ``nq_qa.py``'s) and the summary is
+printed:
 
     python bench/minilingua_nq.py --cases 200 --baseline-cases 20
     python bench/minilingua_nq.py --summary              # the table from the rows already written
@@ -71,6 +73,7 @@ def run(args) -> None:
     reader = nq_qa.Reader(cfg, None)
     done = nq_qa.finished(nq_qa.load_rows(args.rows or str(args.out)))
     env = {**nq_qa.environment(lm, cfg), "cpu": cpu_model()}
+    nq_qa.warm_up([m for m, _, _ in jobs(0, args) if m != AUTO] + (["minilingua"] if not args.no_auto else []), lm)
     t0 = time.perf_counter()
     i, n = (int(x) for x in args.shard.split("/"))
     for case in (c for c in nq_cases.build_cases(args.cases) if c.case_id % n == i):

@@ -8,7 +8,8 @@ document was ranked, and whether the bundled SmolLM2-135M-Instruct, reading the 
 its chat template (greedy, at most 24 new tokens), answers correctly. The same reader on the full prompt, on
 the gold passage alone, and on an oracle at 4x (the gold passage whole and first, other passages filling the
 rest of the budget: what perfect document selection leaves a compressor that meets its budget) gives the
-references; those answers are computed once per case.
+references; those answers are computed once per case. Each method compresses one prompt untimed before the
+first case (``warm_up``), so the seconds never include loading its models.
 
 Rows go to a JSONL file as they are made, one per (case, method, ratio), so a run can be stopped and rerun:
 rows already there (same case, method, ratio and settings) are skipped. ``nq_report.py`` turns the rows into the
@@ -179,6 +180,21 @@ def compress_row(case: nq_cases.Case, method: str, ratio: int, lm) -> dict:
             "compressed": result.compressed}
 
 
+def warm_up(methods, lm) -> None:
+    """Compress one small prompt with every method, untimed, so the models a method loads on first use (the
+    encoders and heads) are loaded before any row's seconds are counted."""
+    from lingua_core.compress import compress
+    from lingua_core.methods import clear_caches
+
+    case = nq_cases.build_cases(1)[0]
+    for method in dict.fromkeys(methods):
+        name, options = VARIANTS.get(method, (method, None))
+        if name in REFERENCES:
+            continue
+        compress(nq_cases.request(case, 0.25, name, options), lm)
+    clear_caches()
+
+
 def reference_row(case: nq_cases.Case, method: str) -> dict:
     """The numbers of a reference prompt's row (its ratio measured against the full prompt)."""
     from lingua_core.tokens import count_tokens
@@ -260,6 +276,7 @@ def run(cfg: Config) -> None:
     cases = [c for c in nq_cases.build_cases(cfg.cases, cfg.seed, nq_cases.load_rows(cfg.data))
              if c.case_id % cfg.shard[1] == cfg.shard[0]]
     done = finished((load_rows(cfg.resume_from) if cfg.resume_from else []) + load_rows(str(cfg.out)))
+    warm_up(cfg.methods, lm)
     print(f"{len(cases)} cases, methods {', '.join(cfg.methods)}, ratios {cfg.ratios}, on {env['device']} "
           f"({env['dtype']}); {len(done)} rows already in {cfg.out}", flush=True)
     started, slowest = time.perf_counter(), 0.0

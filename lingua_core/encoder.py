@@ -12,6 +12,10 @@ Where ``scoring.py`` asks a causal LM how surprising each token is, this module 
    BERT's) -- runs them in batches and returns P(keep) for each sub-word token.
 4. ``word_probs`` aggregates sub-word probabilities to words ("mean" or "first", llmlingua's
    ``token_to_word``) and returns each word's character span (whitespace trimmed).
+
+``pair_word_probs`` does the same with a question read before every chunk, as a sentence pair (``[CLS]
+question [SEP] chunk [SEP]`` for BERT, the layout probed from the tokenizer by ``pair_layout``): what the
+question-aware answer head (``methods/token_head.py``) was trained on.
 """
 
 from __future__ import annotations
@@ -100,22 +104,55 @@ def chunk_bounds(text: str, enc_text: Encoded, max_len: int, end_tokens=(".", "\
     return out
 
 
-def keep_probs(enc: LoadedModel, seqs: list[list[int]], batch_size: int = 50) -> list[np.ndarray]:
-    """P(keep) (label 1) of every token of each sequence, each wrapped in the encoder's special tokens."""
+def pair_layout(tokenizer) -> tuple[list[int], list[int], list[int]]:
+    """The special ids a tokenizer puts before, between and after a sentence pair, probed from it.
+
+    BERT gives ([CLS], [SEP], [SEP]) = ([101], [102], [102]); XLM-R (<s>, </s></s>, </s>).
+    """
+    a, b = tokenizer("a", add_special_tokens=False)["input_ids"], tokenizer("b", add_special_tokens=False)["input_ids"]
+    ids = list(tokenizer("a", "b")["input_ids"])
+    i = next(k for k in range(len(ids)) if ids[k:k + len(a)] == a)
+    j = next(k for k in range(len(ids) - len(b), i + len(a) - 1, -1) if ids[k:k + len(b)] == b)
+    return ids[:i], ids[i + len(a):j], ids[j + len(b):]
+
+
+def pair_row(layout, prefix: list[int], seq: list[int]) -> tuple[list[int], list[int], int]:
+    """(ids, token type ids, where ``seq`` starts) of ``prefix`` and ``seq`` read as a sentence pair.
+
+    >>> pair_row(([101], [102], [102]), [7, 8], [5])
+    ([101, 7, 8, 102, 5, 102], [0, 0, 0, 0, 1, 1], 4)
+    """
+    before, middle, after = layout
+    first = before + list(prefix) + middle
+    return first + list(seq) + after, [0] * len(first) + [1] * (len(seq) + len(after)), len(first)
+
+
+def keep_probs(enc: LoadedModel, seqs: list[list[int]], batch_size: int = 50,
+               prefix: list[int] | None = None) -> list[np.ndarray]:
+    """P(keep) (label 1) of every token of each sequence, each wrapped in the encoder's special tokens
+    (or, with ``prefix``, read as the pair ``prefix``, sequence: ``pair_row``)."""
     import torch
 
-    head, tail = special_wrap(enc)
+    if prefix is None:
+        head, tail = special_wrap(enc)
+        built = [(head + list(s) + tail, None, len(head)) for s in seqs]
+    else:
+        layout = pair_layout(enc.tokenizer)
+        built = [pair_row(layout, prefix, s) for s in seqs]
     pad = enc.tokenizer.pad_token_id if enc.tokenizer.pad_token_id is not None else 0
     out: list[np.ndarray] = []
     for b in range(0, len(seqs), max(int(batch_size), 1)):
-        rows = [head + list(s) + tail for s in seqs[b:b + batch_size]]
-        width = max(len(r) for r in rows)
-        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=enc.device)
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=enc.device)
+        rows = built[b:b + batch_size]
+        width = max(len(r) for r, _, _ in rows)
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r, _, _ in rows], device=enc.device)
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _, _ in rows], device=enc.device)
+        extra = {}
+        if prefix is not None:
+            extra["token_type_ids"] = torch.tensor([t + [0] * (width - len(t)) for _, t, _ in rows], device=enc.device)
         with torch.inference_mode():
-            logits = enc.model(input_ids=ids, attention_mask=mask).logits.float()
+            logits = enc.model(input_ids=ids, attention_mask=mask, **extra).logits.float()
         probs = torch.softmax(logits, dim=-1)[..., 1].cpu().numpy().astype(np.float64)
-        out += [probs[j, len(head):len(head) + len(s)] for j, s in enumerate(seqs[b:b + batch_size])]
+        out += [probs[j, at:at + len(s)] for j, ((_, _, at), s) in enumerate(zip(rows, seqs[b:b + batch_size]))]
     return out
 
 
@@ -156,17 +193,28 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 
 def text_word_probs(enc: LoadedModel, texts: list[str], max_len: int, end_tokens, mode: str = "mean",
-                    batch_size: int = 50) -> list[tuple[list[tuple[int, int]], list[float]]]:
-    """For each text: its words' character spans and keep probabilities, chunked to fit the encoder."""
-    head, tail = special_wrap(enc)
-    room = max(max_len - len(head) - len(tail), 1)
+                    batch_size: int = 50, prefix: list[int] | None = None) -> list[tuple[list[tuple[int, int]], list[float]]]:
+    """For each text: its words' character spans and keep probabilities, chunked to fit the encoder (with
+    ``prefix``, token ids read before every chunk as the first of a sentence pair)."""
+    if prefix is None:
+        head, tail = special_wrap(enc)
+        room = max(max_len - len(head) - len(tail), 1)
+    else:
+        room = max(max_len - len(pair_row(pair_layout(enc.tokenizer), prefix, [])[0]), 1)
     encoded = [encode(enc, t) for t in texts]
     bounds = [chunk_bounds(t, e, room, end_tokens) for t, e in zip(texts, encoded)]
     seqs = [e.ids[lo:hi] for e, bs in zip(encoded, bounds) for lo, hi in bs]
-    flat = keep_probs(enc, seqs, batch_size)
+    flat = keep_probs(enc, seqs, batch_size, prefix)
     out, k = [], 0
     for t, e, bs in zip(texts, encoded, bounds):
         probs = np.concatenate(flat[k:k + len(bs)]) if bs else np.zeros(0)
         k += len(bs)
         out.append(word_probs(t, e, probs, mode))
     return out
+
+
+def pair_word_probs(enc: LoadedModel, question: str, texts: list[str], max_len: int, end_tokens,
+                    question_tokens: int = 64, mode: str = "mean"):
+    """``text_word_probs`` with ``question`` (its first ``question_tokens`` encoder tokens) read before every
+    chunk of every text, as the first sentence of a pair."""
+    return text_word_probs(enc, texts, max_len, end_tokens, mode, prefix=encode(enc, question).ids[:question_tokens])

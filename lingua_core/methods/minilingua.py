@@ -11,7 +11,9 @@ passes over everything), this method reads the prompt with the 22M-parameter sen
    ``doc_weight`` x its document's.
 3. Words: inside the ``head_docs`` best documents each word gets a keep probability from the trained
    question-blind head (``word_scorer="head"``; with ``answer_words`` the question then moves it: its own words
-   to 0, numbers to 1, names up -- ``answer_priors``), or, with ``word_scorer="scorer"``, the percentile inside its
+   to 0, numbers to 1, names up -- ``answer_priors``) plus ``answer_weight`` x the question-aware answer head's
+   probability that the word answers the question (``"bundled-answer"``: the same encoder reading the pair
+   question, document; ``train/answer_head.py``), or, with ``word_scorer="scorer"``, the percentile inside its
    document of the scorer's self-information given the question before it (one packed LM pass).
    Words elsewhere get 0.5.
 4. Fit: a token's priority is ``sentence_weight`` x its sentence's relevance plus its word's score, so the
@@ -33,7 +35,7 @@ from typing import Literal
 
 import numpy as np
 
-from .. import encoder, scoring, spans
+from .. import encoder, loading, scoring, spans
 from . import minilm_rank
 from ..loading import load_model
 from ..result import Stage
@@ -57,6 +59,8 @@ class Options:
     head_docs: int = option(3, "score words inside this many best documents (others: 0.5)", low=1)
     answer_words: bool = option(True, "head words: drop the question's own words first, keep numbers and "
                                       "capitalised names (answer-like words)")
+    answer_weight: float = option(2.0, "head words: add this x the answer head's P(the word answers the question) "
+                                       "(question-aware; 0: off)", low=0)
     join_words: bool = option(True, "two kept words the dropped text separated keep one space between them")
     reorder_context: Literal["sort", "original"] = option("sort", "render kept documents best first, or as given",
                                                           choices=("sort", "original"))
@@ -148,6 +152,28 @@ def word_spans(work: Work, head, opt: Options, docs: list[int]) -> tuple[list, n
     return words, (np.concatenate(values) if values else np.zeros(0))
 
 
+def answer_scores(work: Work, docs: list[int], words: list[tuple[int, int]]) -> np.ndarray:
+    """Each of ``words`` (spans over the whole prompt): the answer head's P(it answers the question), read with
+    the question before every document of ``docs`` (0 for words elsewhere, or with no question)."""
+    out = np.zeros(len(words))
+    question = work.request.question
+    if not question or not docs:
+        return out
+    head = load_model(loading.BUNDLED_ANSWER, work.lm.device, kind="token-classification")
+    limit = encoder.encoder_limit(head)
+    where = {w: i for i, w in enumerate(words)}
+    for k in docs:
+        text = work.piece_text(k)
+        w, p = _CACHE.get_or_compute(("answer", id(head.model), question, text),
+                                     lambda: encoder.pair_word_probs(head, question, [text], limit, (".", "\n"))[0])
+        start = work.pieces[k].start
+        for (s, e), v in zip(w, p):
+            i = where.get((s + start, e + start))
+            if i is not None:
+                out[i] = v
+    return out
+
+
 def scorer_token_scores(work: Work, docs: list[int], groups: np.ndarray) -> np.ndarray:
     """Per token of ``docs``: the percentile inside its document of its word's mean NLL given the question
     (one packed pass of the causal scorer); NEUTRAL elsewhere."""
@@ -222,6 +248,8 @@ class MiniLingua(Method):
         words, probs = word_spans(work, head, opt, docs)
         if opt.answer_words and opt.word_scorer == "head":
             probs = answer_priors(work.request.question, [work.original[s:e] for s, e in words], probs)
+        if opt.answer_weight > 0 and opt.word_scorer == "head":
+            probs = probs + opt.answer_weight * answer_scores(work, docs, words)
         d.units = groups = work.units_from_spans(words, whole=found)   # words (and forced strings) kept whole
         if opt.word_scorer == "head":
             word = spans.group_values(groups, spans.span_values(work, words, probs), "max")[groups]
@@ -272,6 +300,8 @@ def stages(work: Work, d: Decision, opt: Options, ctx: list[int], sents, groups:
     kept_words = len(np.unique(groups[units & d.keep]))
     how = "the trained token head's keep probability" if opt.word_scorer == "head" else \
         "the scorer's self-information given the question"
+    if opt.word_scorer == "head" and opt.answer_weight > 0:
+        how += f" + {opt.answer_weight} x the answer head's P(answer | question)"
     d.stages[:0] = [
         Stage("coarse: documents", "contexts", len(ctx), len(kept_docs),
               "ranked by the MiniLM encoder's cosine similarity to the question"

