@@ -273,3 +273,14 @@ def test_the_progress_counts_every_read_of_the_scorer(lm):
     assert packed == sum(len(d) + 1 for d in docs)                   # one row: [start] + doc, twice
     assert reads.read == packed + 1 + len(docs[0])                   # the windowed pass: [start], then the doc
     assert said[-1][1] == f"Compressing: the scorer has read {reads.read:,} of the prompt's 1,000 tokens"
+
+
+def test_warm_up_loads_the_scorer_and_the_bundled_encoders():
+    """The app's start-up warm-up leaves every offline model a first click may need loaded (the scorer, and the
+    MiniLM encoders minilingua and LLMLingua-2 read), so that click does not pay for loading them."""
+    from lingua_core import loading
+
+    seconds = pipeline.warm_up()
+    loaded = {(k[0], k[2]) for k in loading._cache}
+    assert seconds > 0 and ("bundled", "causal") in loaded
+    assert set(pipeline.BUNDLED_ENCODERS) <= loaded

@@ -4,7 +4,7 @@
 interactive front end: it checks the form (allow-listed scorer), says what it is doing at each step through
 ``progress(fraction, message)`` so a first, slow model load does not look frozen, and adds the heatmap's
 numbers as a second step (``add_heatmap``: the method's own scores at once, the self-information pass only
-when it is asked for), so the app can show the compressed prompt before the heatmap is ready. ``warm_up`` loads the default scorer ahead of the first visitor. ``run_sweep`` and
+when it is asked for), so the app can show the compressed prompt before the heatmap is ready. ``warm_up`` loads the default scorer and the bundled encoders ahead of the first visitor. ``run_sweep`` and
 ``run_batch`` do the same for the Explore and Batch tabs (``lingua_core.sweep`` and ``lingua_core.batch`` do the work).
 
 Model work here runs one call at a time (``_model_lock``): a fast tokenizer shared by two threads can fail
@@ -21,7 +21,7 @@ from typing import Callable
 from lingua_core import sweep
 from lingua_core.batch import BatchSettings, compress_rows
 from lingua_core.compress import compress
-from lingua_core.errors import InvalidRequest
+from lingua_core.errors import InvalidRequest, ModelLoadError
 from lingua_core.loading import LoadedModel, load_model
 from lingua_core.methods import get_method
 from lingua_core.result import Request, Result, plain
@@ -172,14 +172,25 @@ def run_batch(form: Form, rows: list[dict], progress: Progress = _quiet) -> list
         return list(compress_rows(rows, settings, lm, progress=rows_done))
 
 
+BUNDLED_ENCODERS = (("bundled", "embedding"), ("bundled", "token-classification"),
+                    ("bundled-answer", "token-classification"))   # minilingua's and LLMLingua-2's offline models
+
+
 def warm_up(name: str | None = None) -> float:
-    """Load the scorer and run it once on a few tokens, so the first real request is fast; returns seconds."""
+    """Load the scorer and run it once on a few tokens, then load the bundled encoders (minilingua, LLMLingua-2),
+    so the first real request is fast; returns seconds. An encoder that cannot load is left to fail, with its
+    message, when a request asks for it."""
     from lingua_core import scoring
 
     started = time.perf_counter()
     with _model_lock:
         lm = load_model(name or default_scorer())
         scoring.score(lm, scoring.tokenize(lm, "Warming up the scorer.").ids)
+        for model, kind in BUNDLED_ENCODERS:
+            try:
+                load_model(model, lm.device, kind=kind)
+            except ModelLoadError:
+                pass
     return time.perf_counter() - started
 
 
