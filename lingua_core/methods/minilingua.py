@@ -217,8 +217,9 @@ class MiniLingua(Method):
     label = "MiniLingua (bundled encoder, question-aware)"
     summary = ("A small sentence encoder (MiniLM, 22M parameters) compares every document and every sentence "
                "with the question; documents are ranked and put best first, and the most relevant sentences "
-               "are kept. Inside them a trained token head (LLMLingua-2 style, on the same encoder) keeps the "
-               "most informative words until the budget is met. No causal LM runs, so it is several times "
+               "are kept. Inside them a trained token head (LLMLingua-2 style, on the same encoder) and a second "
+               "head that reads the question with each document (it marks the words that answer it) keep the "
+               "best words until the budget is met. No causal LM runs, so it is several times "
                "faster than LongLLMLingua. 'Auto' keeps only the sentences close to the best one.")
     score_name = "sentence relevance x weight + word keep probability"
     question_aware = True
@@ -300,7 +301,7 @@ def stages(work: Work, d: Decision, opt: Options, ctx: list[int], sents, groups:
     kept_words = len(np.unique(groups[units & d.keep]))
     how = "the trained token head's keep probability" if opt.word_scorer == "head" else \
         "the scorer's self-information given the question"
-    if opt.word_scorer == "head" and opt.answer_weight > 0:
+    if opt.word_scorer == "head" and opt.answer_weight > 0 and work.request.question:
         how += f" + {opt.answer_weight} x the answer head's P(answer | question)"
     d.stages[:0] = [
         Stage("coarse: documents", "contexts", len(ctx), len(kept_docs),
