@@ -73,7 +73,7 @@ def run(args) -> None:
     reader = nq_qa.Reader(cfg, None)
     done = nq_qa.finished(nq_qa.load_rows(args.rows or str(args.out)))
     env = {**nq_qa.environment(lm, cfg), "cpu": cpu_model()}
-    nq_qa.warm_up([m for m, _, _ in jobs(0, args) if m != AUTO] + (["minilingua"] if not args.no_auto else []), lm)
+    nq_qa.warm_up([m for m, _, _ in jobs(0, args)], lm)
     t0 = time.perf_counter()
     i, n = (int(x) for x in args.shard.split("/"))
     for case in (c for c in nq_cases.build_cases(args.cases) if c.case_id % n == i):

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import nq_cases  # noqa: E402
+import nq_qa  # noqa: E402
 
 
 def table(kept: dict[tuple, list[bool]], ratios: list[int]) -> list[str]:
@@ -70,7 +71,7 @@ def main() -> None:
     auto: dict[tuple, list[tuple[bool, float]]] = {}
     seconds: dict[tuple, list[float]] = {}
     if args.time:                           # load every model before timing
-        compress(nq_cases.request(cases[0], 0.25, "minilingua"), lm)
+        nq_qa.warm_up(["minilingua"], lm)
     t0 = time.perf_counter()
     for case in cases:
         for sw, dw, hd, aw in itertools.product(args.sentence_weights, args.doc_weights, args.head_docs,

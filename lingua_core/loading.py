@@ -319,7 +319,7 @@ def _load(name: str, kind: str, device: str, run_as: str = "float32") -> LoadedM
     seed = TEST_MODELS[name].seed if name in TEST_MODELS else 0
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=trust)
-        with torch.random.fork_rng(devices=[]), _quiet(name in TEST_MODELS or (head or name == BUNDLED and kind != "causal")):
+        with torch.random.fork_rng(devices=[]), _quiet(name in TEST_MODELS or (name in (BUNDLED, BUNDLED_ANSWER) and kind != "causal")):
             torch.manual_seed(seed)                # weights missing from a checkpoint start the same every load
             model = model_cls.from_pretrained(where, dtype=dtype, trust_remote_code=trust, **extra)
         if head:

@@ -176,10 +176,7 @@ def train(args) -> dict:
     rng = random.Random(args.seed)
     model = token_head.base_model(args.seed)
     tok = __import__("transformers").AutoTokenizer.from_pretrained(model.config._name_or_path)
-    for p in model.parameters():
-        p.requires_grad = False
-    for p in model.classifier.parameters():
-        p.requires_grad = True
+    token_head.trainable(model, 0)                  # the classifier only; the adapters below add their own
     n = model.config.num_hidden_layers
     adapted = lora.wrap(model, range(n), args.lora_rank, args.lora_alpha)
     train_idx, held_idx = free_rows()
@@ -190,10 +187,7 @@ def train(args) -> dict:
           f"rows, {len(held)} held pairs from {len(held_idx)} rows", flush=True)
     before = held_figures(model, tok, held)
     print(f"random head on held: {before}", flush=True)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
-    steps = args.epochs * ((len(data) + args.batch - 1) // args.batch)
-    warm = max(steps // 20, 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, 1 - s / steps))
+    opt, sched = token_head.optimizer(model, args.lr, args.epochs * ((len(data) + args.batch - 1) // args.batch))
     weight = torch.tensor([1.0, args.pos_weight])
     history, t0 = [], time.perf_counter()
     for epoch in range(args.epochs):

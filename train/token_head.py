@@ -206,6 +206,16 @@ def held_figures(model, rows: list[dict], cls: int, sep: int, keep: float = 0.25
     return out
 
 
+def optimizer(model, lr: float, steps: int):
+    """AdamW over the trainable parameters (weight decay 0.01) and its schedule: a linear warm-up over the first
+    twentieth of ``steps``, then a linear decay to 0."""
+    import torch
+
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+    warm = max(steps // 20, 1)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, 1 - s / steps))
+
+
 def train(args) -> dict:
     import torch
 
@@ -230,10 +240,7 @@ def train(args) -> dict:
     t0 = time.perf_counter()
     states = lower_states(model, rows, start, cls, sep)
     print(f"frozen layers read every text once: {time.perf_counter() - t0:.0f}s", flush=True)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
-    steps = args.epochs * ((len(rows) + args.batch - 1) // args.batch)
-    warm = max(steps // 20, 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, 1 - s / steps))
+    opt, sched = optimizer(model, args.lr, args.epochs * ((len(rows) + args.batch - 1) // args.batch))
     history = []
     for epoch in range(args.epochs):
         model.train()

@@ -22,7 +22,7 @@ from lingua_core import sweep
 from lingua_core.batch import BatchSettings, compress_rows
 from lingua_core.compress import compress
 from lingua_core.errors import InvalidRequest, ModelLoadError
-from lingua_core.loading import LoadedModel, load_model
+from lingua_core.loading import BUNDLED, BUNDLED_ANSWER, LoadedModel, load_model
 from lingua_core.methods import get_method
 from lingua_core.result import Request, Result, plain
 
@@ -172,8 +172,8 @@ def run_batch(form: Form, rows: list[dict], progress: Progress = _quiet) -> list
         return list(compress_rows(rows, settings, lm, progress=rows_done))
 
 
-BUNDLED_ENCODERS = (("bundled", "embedding"), ("bundled", "token-classification"),
-                    ("bundled-answer", "token-classification"))   # minilingua's and LLMLingua-2's offline models
+BUNDLED_ENCODERS = ((BUNDLED, "embedding"), (BUNDLED, "token-classification"),
+                    (BUNDLED_ANSWER, "token-classification"))   # minilingua's and LLMLingua-2's offline models
 
 
 def warm_up(name: str | None = None) -> float:

@@ -122,6 +122,18 @@ def answer_priors(question: str, words: list[str], probs: np.ndarray) -> np.ndar
     return out
 
 
+def cached_word_probs(keys: list, texts: list[str], read) -> list[tuple[list, np.ndarray]]:
+    """(word spans, probabilities) of each text, from ``_CACHE`` under its key: the texts not cached are read in
+    one call, ``read(list of texts)`` (one batch); a text evicted between that check and its use is read alone."""
+    todo = [i for i, key in enumerate(keys) if key not in _CACHE]
+    fresh = dict(zip(todo, read([texts[i] for i in todo]))) if todo else {}
+    out = []
+    for i, key in enumerate(keys):
+        w, p = _CACHE.get_or_compute(key, lambda i=i: fresh[i] if i in fresh else read([texts[i]])[0])
+        out.append((w, np.asarray(p)))
+    return out
+
+
 def word_spans(work: Work, head, opt: Options, docs: list[int]) -> tuple[list, np.ndarray]:
     """The encoder's word spans of every context and each word's head keep probability (NEUTRAL outside
     ``docs``, or everywhere when the scorer decides the words)."""
@@ -129,15 +141,9 @@ def word_spans(work: Work, head, opt: Options, docs: list[int]) -> tuple[list, n
     scored = {}
     if opt.word_scorer == "head":
         limit = encoder.encoder_limit(head)
-        todo = [k for k in docs if ("head", id(head.model), texts[k]) not in _CACHE]
-        fresh = dict(zip(todo, encoder.text_word_probs(head, [texts[k] for k in todo], limit, (".", "\n"))))
-
-        def one(k: int):          # a text evicted between the check above and now is scored on its own
-            return fresh[k] if k in fresh else encoder.text_word_probs(head, [texts[k]], limit, (".", "\n"))[0]
-
-        for k in docs:
-            w, p = _CACHE.get_or_compute(("head", id(head.model), texts[k]), lambda k=k: one(k))
-            scored[k] = (w, np.asarray(p))
+        scored = dict(zip(docs, cached_word_probs([("head", id(head.model), texts[k]) for k in docs],
+                                                  [texts[k] for k in docs],
+                                                  lambda batch: encoder.text_word_probs(head, batch, limit, (".", "\n")))))
     words, values = [], []
     for k, text in texts.items():
         if k in scored:
@@ -161,11 +167,11 @@ def answer_scores(work: Work, docs: list[int], words: list[tuple[int, int]]) -> 
         return out
     head = load_model(loading.BUNDLED_ANSWER, work.lm.device, kind="token-classification")
     limit = encoder.encoder_limit(head)
+    texts = [work.piece_text(k) for k in docs]
+    read = cached_word_probs([("answer", id(head.model), question, t) for t in texts], texts,
+                             lambda batch: encoder.pair_word_probs(head, question, batch, limit, (".", "\n")))
     where = {w: i for i, w in enumerate(words)}
-    for k in docs:
-        text = work.piece_text(k)
-        w, p = _CACHE.get_or_compute(("answer", id(head.model), question, text),
-                                     lambda: encoder.pair_word_probs(head, question, [text], limit, (".", "\n"))[0])
+    for k, (w, p) in zip(docs, read):
         start = work.pieces[k].start
         for (s, e), v in zip(w, p):
             i = where.get((s + start, e + start))
