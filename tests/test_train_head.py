@@ -72,6 +72,13 @@ def test_bits_share_is_one_for_the_oracle_order_and_less_for_its_reverse(labelle
     best, worst = token_head.held_figures(1, rows, 0, 0), token_head.held_figures(-1, rows, 0, 0)
     assert best["bits_share"] == pytest.approx(1.0) and best["spearman"] == pytest.approx(1.0)
     assert worst["bits_share"] < 0.5 and worst["spearman"] == pytest.approx(-1.0)
+    # pooled: the texts share one budget; ranking by percentile inside each text is no longer the oracle's
+    # order, ranking by the information itself is
+    assert worst["pooled_bits_share"] < 0.5 <= best["pooled_bits_share"] <= 1.0
+    monkeypatch.setattr(token_head, "word_scores", lambda sign, r, cls, sep: (
+        np.nan_to_num(np.asarray(r["density"], dtype=float)[token_head.word_of_label(
+            {"label": np.unique(r["label"]), "density": r["density"]})], nan=0.0), np.unique(r["label"])))
+    assert token_head.held_figures(1, rows, 0, 0)["pooled_bits_share"] == pytest.approx(1.0)
 
 
 def test_adapters_merged_as_the_loader_merges_them_give_the_trained_outputs():
@@ -102,7 +109,7 @@ def test_adapters_merged_as_the_loader_merges_them_give_the_trained_outputs():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target,lora_layers", [("percentile", 0), ("bits", 0), ("percentile", 2)])
+@pytest.mark.parametrize("target,lora_layers", [("percentile", 0), ("bits", 0), ("global", 0), ("percentile", 2)])
 def test_a_short_training_run_learns(labelled, target, lora_layers):
     folder, _ = labelled
     args = argparse.Namespace(labels=folder, layers=1, epochs=3, batch=4, lr=1e-3, texts=0, seed=0, threads=2,
@@ -111,7 +118,8 @@ def test_a_short_training_run_learns(labelled, target, lora_layers):
     losses = [h["loss"] for h in out["history"]]
     assert losses[-1] < losses[0], losses
     last = out["history"][-1]
-    assert -1 <= last["spearman"] <= 1 and 0 < last["bits_share"] <= 1 and last["texts"] == 2
+    assert -1 <= last["spearman"] <= 1 and 0 < last["bits_share"] <= 1 and 0 < last["pooled_bits_share"] <= 1
+    assert last["texts"] == 2
     assert out["texts"] == 8 and all(n.startswith(("classifier.", "bert.encoder.layer.5.")) for n in out["names"])
     assert {k.split(".")[3] for k in lora.factors(out["model"])} == ({"3", "4"} if lora_layers else set())
 

@@ -6,8 +6,10 @@ LLMLingua-2's setting). This file only decides the texts and computes the labels
 
 * texts: GSM8K train demonstrations (``data.gsm8k_demo``) and NQ passages written as the NQ benchmark writes
   its documents (``Document [i](Title: T) text``). Splits are fixed by row number, never drawn:
-  GSM8K train rows ``[0, GSM8K_TRAIN)`` train, rows ``[GSM8K_HELD[0], GSM8K_HELD[1])`` are held back for every
-  choice (epochs, layers); GSM8K test_dev rows make the benchmark's prompts (``bench/token_head.py``).
+  GSM8K train rows ``[0, GSM8K_TRAIN)`` train, interleaved with the NQ passages, and after them, in row order,
+  the later rows ``[GSM8K_TRAIN, GSM8K_HELD[0])`` (added once the first pool was labelled, so its labels keep
+  their place in the file); rows ``[GSM8K_HELD[0], GSM8K_HELD[1])`` are held back for every choice (epochs,
+  layers, targets); GSM8K test_dev rows make the benchmark's prompts (``bench/token_head.py``).
   NQ rows used by the first ``NQ_BENCH_CASES`` cases of ``bench/nq_cases.py`` (gold passage *or* distractor)
   and the first ``NQ_TEST_ROWS`` rows (the tests' cases) never train; of the rest, every fifth is held back.
 * labels: each text is scored alone (as Selective Context scores each context: ``scoring.score_many``); a
@@ -56,14 +58,16 @@ def nq_excluded() -> set[int]:
 
 
 def texts(split: str) -> list[tuple[str, str]]:
-    """(source, text) of the ``split`` ("train" or "held")."""
+    """(source, text) of the ``split``: "train" (GSM8K and NQ), "later" (the later GSM8K train rows) or "held"."""
     import random
 
     import nq_cases
     from assets import data
 
     gsm = data.gsm8k("train")
-    lo, hi = (0, GSM8K_TRAIN) if split == "train" else GSM8K_HELD
+    lo, hi = {"train": (0, GSM8K_TRAIN), "later": (GSM8K_TRAIN, GSM8K_HELD[0]), "held": GSM8K_HELD}[split]
+    if split == "later":
+        return [("gsm8k", data.gsm8k_demo(r)) for r in gsm[lo:hi]]
     out = [("gsm8k", data.gsm8k_demo(r)) for r in gsm[lo:hi]]
     rows = nq_cases.load_rows()
     excluded = nq_excluded()
@@ -157,6 +161,11 @@ def interleave(items: list[tuple[str, str]]) -> list[str]:
     return [t for *_, t in sorted(keyed)]
 
 
+def train_order() -> list[str]:
+    """The training texts in the order they are labelled: the first pool interleaved, then the later rows."""
+    return interleave(texts("train")) + [t for _, t in texts("later")]
+
+
 def write_labels(path: Path, items: list[str], lm, enc, limit: int) -> None:
     """Append labels for ``items[:limit]`` to a JSONL file, skipping the texts already there (resumable)."""
     import json
@@ -182,14 +191,14 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--held", type=int, default=64)
-    ap.add_argument("--train", type=int, default=2400)
+    ap.add_argument("--train", type=int, default=7352, help="label the first N training texts (all: 7352)")
     ap.add_argument("--out", type=Path, default=ROOT / ".cache" / "token_head")
     args = ap.parse_args()
     t0 = time.perf_counter()
     lm = load_model("bundled", "cpu")
     enc = load_model("test:minilm-random-head", "cpu", kind="token-classification")   # its tokenizer only
     write_labels(args.out / "held.jsonl", interleave(texts("held")), lm, enc, args.held)
-    write_labels(args.out / "train.jsonl", interleave(texts("train")), lm, enc, args.train)
+    write_labels(args.out / "train.jsonl", train_order(), lm, enc, args.train)
     print(f"labels done in {time.perf_counter() - t0:.0f}s", flush=True)
 
 
