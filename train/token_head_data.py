@@ -66,9 +66,9 @@ def texts(split: str) -> list[tuple[str, str]]:
 
     gsm = data.gsm8k("train")
     lo, hi = {"train": (0, GSM8K_TRAIN), "later": (GSM8K_TRAIN, GSM8K_HELD[0]), "held": GSM8K_HELD}[split]
-    if split == "later":
-        return [("gsm8k", data.gsm8k_demo(r)) for r in gsm[lo:hi]]
     out = [("gsm8k", data.gsm8k_demo(r)) for r in gsm[lo:hi]]
+    if split == "later":
+        return out
     rows = nq_cases.load_rows()
     excluded = nq_excluded()
     free = [i for i in range(len(rows)) if i not in excluded]
